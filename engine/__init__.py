@@ -1,0 +1,1 @@
+"""The local container engine: images, snapshots, runtime, containers, REST API."""

@@ -1,0 +1,32 @@
+# shoal — the one entry point for installing, testing, demoing and benchmarking.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PYTEST := $(VENV)/bin/pytest
+MODULES := shoal engine cli
+
+.PHONY: deps test unit lint typecheck demo bench clean
+
+deps:
+	@bash scripts/install-deps.sh
+
+lint: deps
+	$(VENV)/bin/ruff check $(MODULES) tests e2e bench scripts
+	@rm -rf .tc && mkdir -p .tc/shoal
+	@ln -s ../../shoal/__init__.py .tc/shoal/__init__.py
+	@for m in engine cli; do ln -s ../../$$m .tc/shoal/$$m; done
+	cd .tc && MYPYPATH=. ../$(VENV)/bin/mypy --config-file ../pyproject.toml -p shoal
+
+test: deps lint
+	$(PYTEST) -q tests e2e
+
+unit: deps
+	$(PYTEST) -q -m "not root" tests
+
+demo: deps
+	@bash scripts/demo.sh
+
+bench: deps
+	$(PY) bench/container_start.py
+
+clean:
+	rm -rf .tc .mypy_cache .ruff_cache .pytest_cache build *.egg-info

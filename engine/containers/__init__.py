@@ -1,1 +1,1 @@
-
+"""Containers: records, store, lifecycle service, logs, execs."""

@@ -1,0 +1,364 @@
+"""The container lifecycle: create, start, stop, kill, wait, remove, attach, re-adopt.
+
+One ContainerService per engine. It owns the records (ContainerStore) and
+drives the runtime; every running container has a monitor task that waits
+for its exit (through the runtime, which watches the shim with a pidfd), so a
+container started by a previous shoald is watched the same way after restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from shoal.engine.config import EngineConfig
+from shoal.engine.containers import views
+from shoal.engine.containers.config import merge_config, parse_signal, validate_host_config
+from shoal.engine.containers.errors import (
+    ContainerNotRunning,
+    ContainerRunning,
+    InvalidConfig,
+)
+from shoal.engine.containers.interfaces import ImagesLike, RuntimeLike, SnapshotsLike
+from shoal.engine.containers.logs import LogLine, LogOptions, read_logs
+from shoal.engine.containers.model import Container, now_rfc3339
+from shoal.engine.containers.names import new_id, random_name, validate_name
+from shoal.engine.containers.specs import build_spec, write_etc_files
+from shoal.engine.containers.store import ContainerStore
+from shoal.engine.errors import EngineError, NotModified
+
+log = logging.getLogger(__name__)
+
+WAIT_CONDITIONS = ("not-running", "next-exit", "removed")
+
+
+class ContainerService:
+    """Create and drive containers; the REST API and the agent call this."""
+
+    def __init__(
+        self,
+        config: EngineConfig,
+        images: ImagesLike,
+        snapshots: SnapshotsLike,
+        runtime: RuntimeLike,
+    ) -> None:
+        self.config = config
+        self.images = images
+        self.snapshots = snapshots
+        self.runtime = runtime
+        self.store = ContainerStore(config.containers_root)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._monitors: dict[str, asyncio.Task[None]] = {}
+        self._exit_waiters: dict[str, list[asyncio.Future[int]]] = {}
+        self._remove_waiters: dict[str, list[asyncio.Future[int]]] = {}
+        self._pending_attach: dict[str, list[tuple[bool, asyncio.Future[Any]]]] = {}
+
+    # ---- lookup -------------------------------------------------------------------
+    def get(self, ref: str) -> Container:
+        return self.store.get(ref)
+
+    def list(self, all: bool = False) -> list[Container]:
+        items = [c for c in self.store.all() if all or c.running]
+        return sorted(items, key=lambda c: c.Created, reverse=True)
+
+    def inspect(self, ref: str) -> dict[str, Any]:
+        c = self.get(ref)
+        d = self.store.dir(c.Id)
+        files = {n: str(d / n) for n in ("hostname", "hosts", "resolv.conf")}
+        return views.inspect(c, files)
+
+    def _lock(self, cid: str) -> asyncio.Lock:
+        return self._locks.setdefault(cid, asyncio.Lock())
+
+    # ---- create -------------------------------------------------------------------
+    async def create(self, body: dict[str, Any], name: str | None = None) -> Container:
+        """Create a container from a Docker create request; leaves nothing on failure."""
+        image_ref = body.get("Image")
+        if not image_ref or not isinstance(image_ref, str):
+            raise InvalidConfig("Config.Image is required: no image given")
+        name = validate_name(name) if name else None
+        hc = validate_host_config(body.get("HostConfig"))
+        image = await asyncio.to_thread(self.images.get, image_ref)
+        cfg = merge_config((image.config or {}).get("config") or {}, body)
+        cid = new_id()
+        cfg["Image"] = image_ref
+        cfg["Hostname"] = cfg.get("Hostname") or cid[:12]
+        args = [*(cfg["Entrypoint"] or []), *(cfg["Cmd"] or [])]
+        if name is None:
+            name = self._free_name()
+        c = Container(
+            Id=cid, Name=name, Image=image.id, ImageRef=image_ref, Config=cfg, HostConfig=hc,
+            Path=args[0], Args=args[1:],
+        )
+        c.LogPath = str(self.store.dir(cid) / f"{cid}-json.log")
+        self.store.reserve(c)
+        try:
+            rootfs = await asyncio.to_thread(self.snapshots.prepare, cid, image)
+            c.Rootfs = str(rootfs)
+            self.store.save(c)
+        except BaseException:
+            await asyncio.to_thread(self._discard_rootfs, cid)
+            self.store.delete(cid)
+            raise
+        return c
+
+    def _free_name(self) -> str:
+        for _ in range(50):
+            n = random_name()
+            if not any(c.Name == n for c in self.store.all()):
+                return n
+        return random_name() + "_" + new_id()[:6]
+
+    def _discard_rootfs(self, cid: str) -> None:
+        with contextlib.suppress(EngineError, OSError):
+            self.snapshots.remove(cid)
+
+    # ---- start --------------------------------------------------------------------
+    async def start(self, ref: str) -> None:
+        """Start the container's process; NotModified if it already runs."""
+        c = self.get(ref)
+        async with self._lock(c.Id):
+            if c.running:
+                raise NotModified(f"container {c.Id[:12]} is already running")
+            await self._start_locked(c)
+
+    async def _start_locked(self, c: Container) -> None:
+        image = await asyncio.to_thread(self.images.get, c.Image)
+        rootfs = Path(await asyncio.to_thread(self.snapshots.mount, c.Id, image))
+        c.Rootfs = str(rootfs)
+        files = await asyncio.to_thread(write_etc_files, c, rootfs, self.store.dir(c.Id))
+        spec = await asyncio.to_thread(build_spec, c, rootfs, files, self.config)
+        try:
+            await self.runtime.create(spec)
+        except EngineError as exc:
+            c.State.Error = str(exc)
+            c.State.ExitCode = 128
+            self.store.save(c)
+            self._fail_pending_attach(c.Id)
+            raise
+        await self._connect_pending_attach(c.Id)
+        try:
+            pid = await self.runtime.start(c.Id)
+        except EngineError as exc:
+            st = self.runtime.state(c.Id)
+            code = st.exit_code if st.exit_code is not None else 127
+            c.State.set_exited(code, now_rfc3339(), error=str(exc))
+            self.store.save(c)
+            with contextlib.suppress(EngineError):
+                await self.runtime.delete(c.Id)
+            self._notify_exit(c.Id, code)
+            if c.HostConfig.get("AutoRemove"):
+                await self._remove_locked(c)
+            raise
+        c.State.set_running(pid, now_rfc3339())
+        self.store.save(c)
+        self._watch(c)
+
+    def _watch(self, c: Container) -> None:
+        self._monitors[c.Id] = asyncio.create_task(self._monitor(c), name=f"monitor-{c.Id[:12]}")
+
+    async def _monitor(self, c: Container) -> None:
+        """Wait for the container's exit, record it, clean up, auto-remove."""
+        try:
+            st = await self.runtime.wait(c.Id)
+        except EngineError as exc:
+            log.warning("lost track of container %s: %s", c.Id[:12], exc)
+            st = None
+        async with self._lock(c.Id):
+            code = st.exit_code if st is not None and st.exit_code is not None else 255
+            finished = (st.finished_at if st is not None else "") or now_rfc3339()
+            c.State.set_exited(code, finished, oom=bool(st and st.oom_killed))
+            if self.store.has(c.Id):
+                self.store.save(c)
+            with contextlib.suppress(EngineError):
+                await self.runtime.delete(c.Id)
+            self._monitors.pop(c.Id, None)
+            self._notify_exit(c.Id, code)
+            if c.HostConfig.get("AutoRemove") and self.store.has(c.Id):
+                await self._remove_locked(c)
+
+    def _notify_exit(self, cid: str, code: int) -> None:
+        for fut in self._exit_waiters.pop(cid, []):
+            if not fut.done():
+                fut.set_result(code)
+
+    # ---- stop / kill / restart ------------------------------------------------------
+    async def kill(self, ref: str, sig: str | int = "KILL") -> None:
+        c = self.get(ref)
+        if not c.running:
+            raise ContainerNotRunning(f"Container {c.Id} is not running")
+        await self.runtime.kill(c.Id, parse_signal(sig))
+
+    async def stop(self, ref: str, timeout: int | None = None, sig: str | None = None) -> None:
+        """Send the stop signal, then SIGKILL after the grace period."""
+        c = self.get(ref)
+        if not c.running:
+            raise NotModified(f"container {c.Id[:12]} is not running")
+        await self._stop(c, timeout, sig)
+
+    async def _stop(self, c: Container, timeout: int | None, sig: str | None = None) -> None:
+        if timeout is None:
+            timeout = c.Config.get("StopTimeout")
+        if timeout is None:
+            timeout = self.config.stop_timeout
+        stop_sig = parse_signal(sig or c.Config.get("StopSignal") or "SIGTERM")
+        exited = self._exit_future(c.Id)
+        with contextlib.suppress(ContainerNotRunning, EngineError):
+            await self.runtime.kill(c.Id, stop_sig)
+        if timeout < 0:
+            await exited
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(exited), timeout)
+        except TimeoutError:
+            with contextlib.suppress(EngineError):
+                await self.runtime.kill(c.Id, signal.SIGKILL)
+            await exited
+
+    def _exit_future(self, cid: str) -> asyncio.Future[int]:
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        c = self.store.get(cid)
+        if not c.running and cid not in self._monitors:
+            fut.set_result(c.State.ExitCode)
+        else:
+            self._exit_waiters.setdefault(cid, []).append(fut)
+        return fut
+
+    async def restart(self, ref: str, timeout: int | None = None) -> None:
+        c = self.get(ref)
+        if c.running:
+            await self._stop(c, timeout)
+        async with self._lock(c.Id):
+            if not c.running:
+                await self._start_locked(c)
+
+    # ---- wait ---------------------------------------------------------------------
+    def waiter(self, ref: str, condition: str = "not-running") -> asyncio.Future[int]:
+        """Register a wait now and return the future of the exit code.
+
+        Registering before answering lets `docker run` wait for a container it
+        has not started yet without missing its exit.
+        """
+        if condition not in WAIT_CONDITIONS:
+            raise InvalidConfig(
+                f"invalid condition: {condition!r} (one of {', '.join(WAIT_CONDITIONS)})"
+            )
+        c = self.get(ref)
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        if condition == "removed":
+            self._remove_waiters.setdefault(c.Id, []).append(fut)
+        elif condition == "not-running" and not c.running and c.Id not in self._monitors:
+            fut.set_result(c.State.ExitCode)
+        else:
+            self._exit_waiters.setdefault(c.Id, []).append(fut)
+        return fut
+
+    async def wait(self, ref: str, condition: str = "not-running") -> int:
+        """Block until the condition holds; return the exit code."""
+        return await self.waiter(ref, condition)
+
+    # ---- remove -------------------------------------------------------------------
+    async def remove(self, ref: str, force: bool = False) -> None:
+        c = self.get(ref)
+        if c.running and not force:
+            raise ContainerRunning(
+                f"You cannot remove a running container {c.Id}. Stop the container before "
+                "attempting removal or force remove"
+            )
+        if c.running:
+            exited = self._exit_future(c.Id)
+            with contextlib.suppress(EngineError):
+                await self.runtime.kill(c.Id, signal.SIGKILL)
+            await exited
+        async with self._lock(c.Id):
+            if self.store.has(c.Id):
+                await self._remove_locked(c)
+
+    async def _remove_locked(self, c: Container) -> None:
+        c.State.Status = "removing"
+        if c.Id in self.runtime.list():
+            with contextlib.suppress(EngineError):
+                await self.runtime.delete(c.Id)
+        await asyncio.to_thread(self.snapshots.remove, c.Id)
+        self.store.delete(c.Id)
+        self._locks.pop(c.Id, None)
+        for fut in self._remove_waiters.pop(c.Id, []):
+            if not fut.done():
+                fut.set_result(c.State.ExitCode)
+
+    # ---- attach / resize / logs -------------------------------------------------------
+    async def attach(self, ref: str, stdin: bool = False) -> Any | None:
+        """Return an attach stream; for a created container, wait until it starts.
+
+        None means the container is not running and will not be (nothing to attach).
+        """
+        c = self.get(ref)
+        if c.running:
+            return await self.runtime.attach(c.Id, stdin=stdin)
+        if c.State.Status != "created":
+            return None
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending_attach.setdefault(c.Id, []).append((stdin, fut))
+        return await fut
+
+    async def _connect_pending_attach(self, cid: str) -> None:
+        for stdin, fut in self._pending_attach.pop(cid, []):
+            if fut.done():
+                continue
+            try:
+                fut.set_result(await self.runtime.attach(cid, stdin=stdin))
+            except EngineError as exc:
+                fut.set_exception(exc)
+
+    def _fail_pending_attach(self, cid: str) -> None:
+        for _stdin, fut in self._pending_attach.pop(cid, []):
+            if not fut.done():
+                fut.set_result(None)
+
+    async def resize(self, ref: str, height: int, width: int) -> None:
+        c = self.get(ref)
+        if not c.running:
+            raise ContainerNotRunning(f"Container {c.Id} is not running")
+        await self.runtime.resize(c.Id, height, width)
+
+    def logs(self, ref: str, opts: LogOptions) -> tuple[Container, AsyncIterator[LogLine]]:
+        c = self.get(ref)
+        return c, read_logs(c.LogPath, opts, lambda: c.running)
+
+    # ---- daemon restart ---------------------------------------------------------------
+    async def restore(self) -> None:
+        """Re-adopt the containers of a previous shoald: running ones keep running."""
+        known = set(self.runtime.list())
+        for c in self.store.load():
+            if c.State.Status == "removing":
+                await self._remove_locked(c)
+                continue
+            if not c.running:
+                continue
+            if c.Id in known and self.runtime.state(c.Id).status in ("running", "created"):
+                self._watch(c)
+                continue
+            st = self.runtime.state(c.Id) if c.Id in known else None
+            code = st.exit_code if st is not None and st.exit_code is not None else 255
+            c.State.set_exited(code, (st.finished_at if st else "") or now_rfc3339())
+            self.store.save(c)
+            if c.Id in known:
+                with contextlib.suppress(EngineError):
+                    await self.runtime.delete(c.Id)
+            if c.HostConfig.get("AutoRemove"):
+                await self._remove_locked(c)
+
+    async def close(self) -> None:
+        """Stop watching (containers keep running: they belong to their shims)."""
+        for t in list(self._monitors.values()):
+            t.cancel()
+        for t in list(self._monitors.values()):
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._monitors.clear()
+

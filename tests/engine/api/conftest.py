@@ -1,0 +1,41 @@
+"""A shoald per test module, with the busybox image imported, and leak checks."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.daemon import Daemon, cgroup_dirs, mounts_under, processes_with_cwd_or_arg
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory, busybox_tar: Path) -> Iterator[Daemon]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    root = tmp_path_factory.mktemp("shoald")
+    d = Daemon(root, f"shoal-test-{uuid.uuid4().hex[:8]}")
+    d.start()
+    try:
+        d.cli("import", str(busybox_tar), "busybox:latest", check=True)
+        yield d
+    finally:
+        if d.proc is None:
+            d.start()
+        d.cleanup_containers()
+        d.stop()
+        assert mounts_under(str(root)) == [], "mounts leaked"
+        assert cgroup_dirs(d.cgroup_parent) == [], "cgroups leaked"
+        assert processes_with_cwd_or_arg(str(d.run)) == [], "shim processes leaked"
+
+
+@pytest.fixture
+def clean(daemon: Daemon) -> Iterator[Daemon]:
+    """Check that the test leaves no container, mount, cgroup or shim behind."""
+    yield daemon
+    daemon.cleanup_containers()
+    assert mounts_under(str(daemon.data / "snapshots" / "containers")) == []
+    assert cgroup_dirs(daemon.cgroup_parent) == []

@@ -14,7 +14,8 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _load_busybox_script():  # scripts/ is not a package
-    spec = importlib.util.spec_from_file_location("busybox_rootfs", REPO / "scripts" / "busybox_rootfs.py")
+    path = REPO / "scripts" / "busybox_rootfs.py"
+    spec = importlib.util.spec_from_file_location("busybox_rootfs", path)
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

@@ -2,7 +2,7 @@
 VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
-MODULES := shoal engine cli
+PACKAGES := $(wildcard engine cli agent manager proto)
 
 .PHONY: deps test unit lint typecheck demo bench clean
 
@@ -10,10 +10,10 @@ deps:
 	@bash scripts/install-deps.sh
 
 lint: deps
-	$(VENV)/bin/ruff check $(MODULES) tests e2e bench scripts
+	$(VENV)/bin/ruff check shoal $(PACKAGES) tests e2e bench scripts
 	@rm -rf .tc && mkdir -p .tc/shoal
 	@ln -s ../../shoal/__init__.py .tc/shoal/__init__.py
-	@for m in engine cli; do ln -s ../../$$m .tc/shoal/$$m; done
+	@for m in $(PACKAGES); do ln -s ../../$$m .tc/shoal/$$m; done
 	cd .tc && MYPYPATH=. ../$(VENV)/bin/mypy --config-file ../pyproject.toml -p shoal
 
 test: deps lint

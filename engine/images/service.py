@@ -1,0 +1,336 @@
+"""The image service: image records, names and the operations of `docker image ...`.
+
+Layout under ROOT:
+
+    blobs/sha256/<hex>     content store: configs, manifests, layer tars
+    images/<id hex>.json   one record per image: manifest digest, layers, last tag time
+    repositories.json      tag and digest references -> image id
+    tmp/                   blobs being written
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import copy
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from shoal.engine.images import archive_load, compression, importer, manifest, render
+from shoal.engine.images import digest as dg
+from shoal.engine.images import reference as refs
+from shoal.engine.images.archive_save import SaveItem, write_archive
+from shoal.engine.images.blobs import BlobStore
+from shoal.engine.images.changes import apply_changes
+from shoal.engine.images.errors import (
+    AmbiguousImageID,
+    ImageNotFound,
+    InvalidArgument,
+    InvalidReference,
+    LayerNotFound,
+)
+from shoal.engine.images.model import Image, Layer, now_rfc3339
+from shoal.engine.images.reference import Reference
+from shoal.engine.images.refstore import ReferenceStore, write_json_atomic
+from shoal.engine.images.removal import InUse
+from shoal.engine.images.removal import remove as remove_image
+
+Source = BinaryIO | Path
+
+
+@contextlib.contextmanager
+def _reader(src: Source) -> Iterator[BinaryIO]:
+    if isinstance(src, (str, Path)):
+        with open(src, "rb") as f:
+            yield f
+    else:
+        yield src
+
+
+@contextlib.contextmanager
+def _writer(dest: Source) -> Iterator[BinaryIO]:
+    if isinstance(dest, (str, Path)):
+        with open(dest, "wb") as f:
+            yield f
+    else:
+        yield dest
+
+
+class _Record:
+    """What the service keeps in memory per image (the config is parsed once)."""
+
+    def __init__(
+        self,
+        id: str,
+        config: dict[str, Any],
+        layers: list[Layer],
+        manifest: str,
+        last_tag_time: str = "",
+    ) -> None:
+        self.id, self.config, self.layers = id, config, layers
+        self.manifest, self.last_tag_time = manifest, last_tag_time
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "manifest": self.manifest,
+            "layers": [layer.to_dict() for layer in self.layers],
+            "last_tag_time": self.last_tag_time,
+        }
+
+
+class ImageService:
+    """Store, name, import, load, save and remove images under ROOT (thread-safe)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self.blobs = BlobStore(self.root)
+        self.blobs.clean_tmp()
+        self.records_dir = self.root / "images"
+        self.records_dir.mkdir(parents=True, exist_ok=True)
+        self.refs = ReferenceStore(self.root / "repositories.json")
+        self._lock = threading.RLock()
+        self._records: dict[str, _Record] = {}
+        for p in sorted(self.records_dir.glob("*.json")):
+            d = json.loads(p.read_text())
+            config = json.loads(self.blobs.read(d["id"]))
+            layers = [Layer.from_dict(x) for x in d["layers"]]
+            self._records[d["id"]] = _Record(
+                d["id"], config, layers, d["manifest"], d.get("last_tag_time", "")
+            )
+
+    # -- lookup -----------------------------------------------------------------
+
+    def _image(self, rec: _Record) -> Image:
+        return Image(
+            id=rec.id,
+            config=copy.deepcopy(rec.config),
+            layers=[copy.copy(layer) for layer in rec.layers],
+            repo_tags=self.refs.tags_of(rec.id),
+            repo_digests=self.refs.digests_of(rec.id),
+            manifest_digest=rec.manifest,
+            last_tag_time=rec.last_tag_time,
+        )
+
+    def _resolve(self, ref_or_id: str) -> str:
+        """Return the id of the image REF_OR_ID names (full id, reference or id prefix)."""
+        s = ref_or_id.strip()
+        if dg.is_digest(s) or dg.is_hex64(s):
+            full = s if s.startswith("sha256:") else f"sha256:{s}"
+            if full in self._records:
+                return full
+            raise ImageNotFound(ref_or_id)
+        ref = refs.try_parse(s)
+        if ref is not None:
+            image_id = self.refs.get(ref)
+            if image_id is None and ref.digest is not None:
+                image_id = next(
+                    (r.id for r in self._records.values() if r.manifest == ref.digest), None
+                )
+            if image_id in self._records:
+                return image_id
+        prefix = s.removeprefix("sha256:")
+        if prefix and all(c in "0123456789abcdef" for c in prefix):
+            hits = [i for i in self._records if dg.hex_of(i).startswith(prefix)]
+            if len(hits) == 1:
+                return hits[0]
+            if len(hits) > 1:
+                raise AmbiguousImageID(f"short id {s!r} matches {len(hits)} images; give more")
+        raise ImageNotFound(ref_or_id)
+
+    def get(self, ref_or_id: str) -> Image:
+        """Return the image named by a reference, a full id or a unique id prefix."""
+        with self._lock:
+            return self._image(self._records[self._resolve(ref_or_id)])
+
+    def list(self) -> builtins.list[Image]:
+        """Return every image, newest first."""
+        with self._lock:
+            images = [self._image(r) for r in self._records.values()]
+        return sorted(images, key=lambda i: (i.created_unix, i.id), reverse=True)
+
+    def exists(self, ref_or_id: str) -> bool:
+        try:
+            self.get(ref_or_id)
+        except (ImageNotFound, AmbiguousImageID):
+            return False
+        return True
+
+    # -- adding images ----------------------------------------------------------
+
+    def _add(
+        self,
+        config_digest: str,
+        layers: builtins.list[Layer],
+        manifest_digest: str,
+        names: builtins.list[Reference],
+    ) -> Image:
+        """Record an image whose blobs are stored; point NAMES at it. Caller holds the lock."""
+        rec = self._records.get(config_digest)
+        if rec is None:
+            config = json.loads(self.blobs.read(config_digest))
+            rec = _Record(config_digest, config, layers, manifest_digest)
+            self._records[config_digest] = rec
+        for name in names:
+            self.refs.set(name, config_digest)
+        if names:
+            rec.last_tag_time = now_rfc3339()
+        write_json_atomic(self.records_dir / f"{dg.hex_of(rec.id)}.json", rec.to_json())
+        return self._image(rec)
+
+    def import_rootfs(
+        self,
+        src: Source,
+        ref: str | None = None,
+        changes: builtins.list[str] | None = None,
+        message: str = "",
+    ) -> Image:
+        """Create a one-layer image from a rootfs tarball (maybe compressed), like `docker import`.
+
+        CHANGES are Dockerfile instructions (CMD, ENV, ...) applied to the config.
+        """
+        name = refs.parse(ref) if ref else None
+        if name is not None and name.digest is not None:
+            raise InvalidReference(f"cannot import as {ref!r}: a tag is needed, not a digest")
+        apply_changes({}, list(changes or []))  # fail before reading the source
+        source = str(src) if isinstance(src, (str, Path)) else "-"
+        pinned: builtins.list[str] = []
+        try:
+            with _reader(src) as f:
+                layer = importer.ingest_rootfs(f, self.blobs)
+            pinned.append(layer.digest)
+            config = importer.build_config(layer, list(changes or []), message, source)
+            config_bytes = manifest.to_json(config)
+            config_digest = self.blobs.put(config_bytes, pin=True)
+            pinned.append(config_digest)
+            m = manifest.build_manifest(config_digest, len(config_bytes), [layer])
+            pinned.append(self.blobs.put(m, pin=True))
+            with self._lock:
+                return self._add(config_digest, [layer], dg.of_bytes(m), [name] if name else [])
+        finally:
+            self.blobs.unpin(pinned)
+
+    def load(self, src: Source) -> builtins.list[Image]:
+        """Load every image of a docker-archive or OCI image layout tar (maybe compressed)."""
+        with _reader(src) as f:
+            arc = archive_load.read_archive(f, self.blobs)
+        try:
+            found = archive_load.candidates(arc, self.blobs)
+            with self._lock:
+                images = [
+                    self._add(c.config_digest, c.layers, c.manifest_digest, c.names) for c in found
+                ]
+        finally:
+            self.blobs.unpin(arc.pinned)
+            with self._lock:
+                used = self._referenced_blobs()
+                for d in arc.new - used:
+                    self.blobs.delete(d)
+        return images
+
+    # -- names and archives -----------------------------------------------------
+
+    def tag(self, src: str, ref: str) -> Image:
+        """Point the tag REF (":latest" if none) at the image SRC names."""
+        target = refs.parse(ref)
+        if target.digest is not None:
+            raise InvalidReference(f"refusing to create a tag with a digest reference: {ref}")
+        with self._lock:
+            rec = self._records[self._resolve(src)]
+            return self._add(rec.id, rec.layers, rec.manifest, [target])
+
+    def _save_items(self, names: builtins.list[str]) -> builtins.list[SaveItem]:
+        items: dict[str, SaveItem] = {}
+        for n in names:
+            bare = refs.try_parse(n, default_tag=False)
+            chosen: builtins.list[tuple[str, Reference | None]] = []
+            if bare is not None and bare.name_only():  # a repository: all its tags
+                chosen = [
+                    (i, r)
+                    for r, i in self.refs.items()
+                    if r.name == bare.name and r.tag is not None
+                ]
+            if not chosen:
+                image_id = self._resolve(n)
+                ref = refs.try_parse(n)
+                named = ref is not None and ref.tag is not None and self.refs.get(ref) == image_id
+                chosen = [(image_id, ref if named else None)]
+            for image_id, r in chosen:
+                item = items.setdefault(image_id, SaveItem(self._image(self._records[image_id])))
+                if r is not None and r not in item.refs:
+                    item.refs.append(r)
+        return list(items.values())
+
+    def save(self, refs_: builtins.list[str], dest: Source, fmt: str = "docker") -> None:
+        """Write the named images to DEST as a docker-archive ("docker") or OCI layout ("oci")."""
+        if not refs_:
+            raise InvalidArgument("save: no image named")
+        with self._lock:
+            items = self._save_items(refs_)
+            pinned = [d for it in items for d in self._blobs_of(self._records[it.image.id])]
+            self.blobs.pin(pinned)  # keep them while writing outside the lock
+        try:
+            with _writer(dest) as out:
+                write_archive(items, self.blobs, out, fmt)
+        finally:
+            self.blobs.unpin(pinned)
+
+    # -- views and layers -------------------------------------------------------
+
+    def inspect_json(self, img: Image) -> dict[str, Any]:
+        return render.inspect_json(img)
+
+    def summary_json(self, img: Image) -> dict[str, Any]:
+        return render.summary_json(img)
+
+    def history(self, img: Image) -> builtins.list[dict[str, Any]]:
+        return render.history_json(img)
+
+    def find_layer(self, diff_id_or_digest: str) -> Layer:
+        """Return a stored layer by its diff id or its blob digest."""
+        with self._lock:
+            for rec in self._records.values():
+                for layer in rec.layers:
+                    if diff_id_or_digest in (layer.diff_id, layer.digest):
+                        return copy.copy(layer)
+        raise LayerNotFound(f"no image has a layer {diff_id_or_digest}")
+
+    def open_layer(self, diff_id_or_digest: str) -> BinaryIO:
+        """Open a layer's uncompressed tar stream (the caller closes it)."""
+        layer = self.find_layer(diff_id_or_digest)
+        return compression.open_uncompressed(self.blobs.open(layer.digest), "layer")
+
+    # -- blob accounting (used by removal) ----------------------------------------
+
+    def _blobs_of(self, rec: _Record) -> builtins.list[str]:
+        return [rec.id, rec.manifest, *(layer.digest for layer in rec.layers)]
+
+    def _referenced_blobs(self) -> set[str]:
+        return {d for rec in self._records.values() for d in self._blobs_of(rec)}
+
+    def _forget(self, image_id: str) -> None:
+        """Forget an image record and delete its blobs no other image uses. Lock held."""
+        rec = self._records.pop(image_id)
+        (self.records_dir / f"{dg.hex_of(image_id)}.json").unlink(missing_ok=True)
+        used = self._referenced_blobs()
+        for d in self._blobs_of(rec):
+            if d not in used:
+                self.blobs.delete(d)
+
+    def remove(
+        self, ref_or_id: str, force: bool = False, in_use: InUse | None = None
+    ) -> builtins.list[dict[str, str]]:
+        """Untag or delete an image with Docker's `rmi` rules; return Docker's records.
+
+        IN_USE(image_id) returns a truthy value (ideally the container's id) when a
+        container uses the image: removal is then refused with ImageInUse unless FORCE.
+        """
+        with self._lock:
+            image_id = self._resolve(ref_or_id)
+            named = refs.try_parse(ref_or_id.strip())
+            if named is not None and self.refs.get(named) != image_id:
+                named = None  # found by id prefix or manifest digest, not by a stored name
+            return remove_image(image_id, named, self.refs, self._forget, force, in_use)

@@ -6,6 +6,7 @@ import bz2
 import gzip
 import hashlib
 import importlib
+import io
 import lzma
 from typing import Any, BinaryIO, cast
 
@@ -84,10 +85,38 @@ class PeekReader:
         self.raw.close()
 
 
+class _Stream(io.RawIOBase):
+    """A closeable file object over a decompressing reader; closing it closes the source."""
+
+    def __init__(self, reader: BinaryIO, source: BinaryIO) -> None:
+        super().__init__()
+        self.reader, self.source = reader, source
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self.reader.read(-1 if size is None else size)
+
+    def readinto(self, b: Any) -> int:
+        data = self.reader.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self.reader.close()
+            finally:
+                self.source.close()
+        super().close()
+
+
 def open_uncompressed(raw: BinaryIO, what: str = "layer") -> BinaryIO:
-    """Return a reader of RAW's uncompressed content, whatever its compression."""
+    """Return a file object reading RAW's uncompressed content; closing it closes RAW."""
     peek = PeekReader(raw)
-    return decompressor(cast(BinaryIO, peek), detect(peek.head), what)
+    reader = decompressor(cast(BinaryIO, peek), detect(peek.head), what)
+    return cast(BinaryIO, _Stream(reader, raw))
 
 
 def diff_id_of(f: BinaryIO, what: str = "layer") -> tuple[str, int, str]:

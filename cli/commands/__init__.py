@@ -1,0 +1,16 @@
+"""The commands of `shoal`, one module per family (see cli/registry.py)."""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..context import Context
+    from ..flags import Command, Options
+
+
+def parse(spec: Command, ctx: Context, argv: list[str]) -> tuple[Options, list[str]] | None:
+    """Parse argv for spec; print the help and return None when it was asked for."""
+    parsed = spec.parse(argv, ctx.path)
+    if parsed is None:
+        ctx.out(spec.help(ctx.path))
+    return parsed

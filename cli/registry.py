@@ -1,0 +1,147 @@
+"""The command table: what `shoal` can run, loaded only when a command is chosen.
+
+Each entry names a module and a function ``fn(ctx: Context, argv: list[str]) -> int``
+and a one-line summary for `shoal --help`. Nothing here imports a command module:
+`shoal run` pays only for the modules `run` needs.
+
+Adding a command group (network, volume, service, node, stack, swarm, ...):
+write ``cli/commands/<group>.py`` with one function per sub-command, then add
+an entry to GROUPS below (or call ``register_group`` from a plugin module)::
+
+    GROUPS["network"] = Group("Manage networks", {
+        "ls": Entry("shoal.cli.commands.network", "ls", "List networks"),
+        "create": Entry("shoal.cli.commands.network", "create", "Create a network"),
+    }, aliases={"list": "ls", "remove": "rm"})
+
+Top-level shortcuts (like ``shoal ps`` for ``shoal container ls``) go in COMMANDS.
+"""
+
+from __future__ import annotations
+
+
+class Entry:
+    """Where a command's function lives, and its summary."""
+
+    __slots__ = ("func", "module", "summary")
+
+    def __init__(self, module: str, func: str, summary: str) -> None:
+        self.module, self.func, self.summary = module, func, summary
+
+
+class Group:
+    """A management command (``shoal container ...``) and its sub-commands."""
+
+    __slots__ = ("aliases", "commands", "summary")
+
+    def __init__(self, summary: str, commands: dict[str, Entry],
+                 aliases: dict[str, str] | None = None) -> None:
+        self.summary, self.commands, self.aliases = summary, commands, aliases or {}
+
+    def find(self, name: str) -> Entry | None:
+        """Return the sub-command called name (or one of its aliases)."""
+        return self.commands.get(self.aliases.get(name, name))
+
+
+_RUN = "shoal.cli.commands.run"
+_CT = "shoal.cli.commands.containers"
+_EX = "shoal.cli.commands.exec"
+_IM = "shoal.cli.commands.images"
+_SYS = "shoal.cli.commands.system"
+
+_CONTAINER = {
+    "attach": Entry(
+        _EX, "attach",
+        "Attach local standard input, output, and error streams to a running container"),
+    "create": Entry(_RUN, "create", "Create a new container"),
+    "exec": Entry(_EX, "exec_", "Execute a command in a running container"),
+    "inspect": Entry(_CT, "inspect_containers",
+                     "Display detailed information on one or more containers"),
+    "kill": Entry(_CT, "kill", "Kill one or more running containers"),
+    "logs": Entry(_CT, "logs", "Fetch the logs of a container"),
+    "ls": Entry(_CT, "ps", "List containers"),
+    "restart": Entry(_CT, "restart", "Restart one or more containers"),
+    "rm": Entry(_CT, "rm", "Remove one or more containers"),
+    "run": Entry(_RUN, "run", "Create and run a new container from an image"),
+    "start": Entry(_CT, "start", "Start one or more stopped containers"),
+    "stop": Entry(_CT, "stop", "Stop one or more running containers"),
+    "wait": Entry(_CT, "wait",
+                  "Block until one or more containers stop, then print their exit codes"),
+}
+
+_IMAGE = {
+    "import": Entry(_IM, "import_",
+                    "Import the contents from a tarball to create a filesystem image"),
+    "inspect": Entry(_IM, "inspect_images", "Display detailed information on one or more images"),
+    "load": Entry(_IM, "load", "Load an image from a tar archive or STDIN"),
+    "ls": Entry(_IM, "images", "List images"),
+    "pull": Entry(_IM, "pull", "Download an image from a registry"),
+    "rm": Entry(_IM, "rmi", "Remove one or more images"),
+    "save": Entry(_IM, "save",
+                  "Save one or more images to a tar archive (streamed to STDOUT by default)"),
+    "tag": Entry(_IM, "tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
+}
+
+_SYSTEM = {
+    "info": Entry(_SYS, "info", "Display system-wide information"),
+}
+
+GROUPS: dict[str, Group] = {
+    "container": Group("Manage containers", _CONTAINER,
+                       {"list": "ls", "ps": "ls", "remove": "rm"}),
+    "image": Group("Manage images", _IMAGE, {"list": "ls", "remove": "rm", "rmi": "rm"}),
+    "system": Group("Manage shoal", _SYSTEM),
+}
+
+COMMANDS: dict[str, Entry] = {
+    "run": _CONTAINER["run"],
+    "exec": _CONTAINER["exec"],
+    "ps": _CONTAINER["ls"],
+    "images": _IMAGE["ls"],
+    "pull": _IMAGE["pull"],
+    "info": _SYSTEM["info"],
+    "version": Entry(_SYS, "version", "Show the shoal version information"),
+    "attach": _CONTAINER["attach"],
+    "create": _CONTAINER["create"],
+    "import": _IMAGE["import"],
+    "inspect": Entry(_CT, "inspect", "Return low-level information on shoal objects"),
+    "kill": _CONTAINER["kill"],
+    "load": _IMAGE["load"],
+    "logs": _CONTAINER["logs"],
+    "restart": _CONTAINER["restart"],
+    "rm": _CONTAINER["rm"],
+    "rmi": _IMAGE["rm"],
+    "save": _IMAGE["save"],
+    "start": _CONTAINER["start"],
+    "stop": _CONTAINER["stop"],
+    "tag": _IMAGE["tag"],
+    "wait": _CONTAINER["wait"],
+}
+
+# Shown first in `shoal --help`, as docker's "Common Commands".
+COMMON = ("run", "exec", "ps", "images", "pull", "info", "version")
+
+
+def register_group(name: str, summary: str, commands: dict[str, Entry],
+                   aliases: dict[str, str] | None = None) -> None:
+    """Add a management command group (or extend an existing one)."""
+    if name in GROUPS:
+        GROUPS[name].commands.update(commands)
+        GROUPS[name].aliases.update(aliases or {})
+    else:
+        GROUPS[name] = Group(summary, commands, aliases)
+
+
+def resolve(args: list[str]) -> tuple[Entry | Group | None, list[str], list[str]]:
+    """Return (entry or group, the command words used, the remaining args)."""
+    if not args:
+        return None, [], []
+    name = args[0]
+    if name in COMMANDS:
+        return COMMANDS[name], [name], args[1:]
+    group = GROUPS.get(name)
+    if group is None:
+        return None, [name], args[1:]
+    if len(args) < 2 or args[1].startswith("-"):
+        return group, [name], args[1:]
+    entry = group.find(args[1])
+    return entry, [name, args[1]], args[2:]

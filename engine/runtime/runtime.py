@@ -1,0 +1,350 @@
+"""The daemon's handle on container processes: create, start, exec, signal, wait, delete.
+
+Every process (a container's init, or an exec) has a shim (shim.py) and a
+state dir ``<shims_root>/<id>/`` (state.py). The Runtime keeps nothing in
+memory that is not also on disk, so a new Runtime over the same shims_root (a
+restarted daemon) finds and controls the processes an old one started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+from ..errors import NotRunning
+from . import protocol as proto
+from . import shimclient
+from .cgroups import CgroupManager
+from .errors import AlreadyExists, NoSuchProcess, ShimUnavailable, StartFailed, StillRunning
+from .shimclient import AttachStream, ShimGone
+from .spec import ContainerSpec, Process
+from .state import LIVE, ShimState, alive, orphan_state, read_doc, read_state
+
+SHIM = Path(__file__).resolve().parent / "shim.py"
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_SHIM_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+
+
+class Runtime:
+    """Run container processes through per-process shims that outlive the daemon."""
+
+    def __init__(
+        self,
+        shims_root: Path,
+        cgroups: CgroupManager | None = None,
+        *,
+        create_timeout: float = 60.0,
+        kill_timeout: float = 10.0,
+    ) -> None:
+        self.root = Path(shims_root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.cgroups = cgroups if cgroups is not None else CgroupManager()
+        self.create_timeout = create_timeout
+        self.kill_timeout = kill_timeout
+
+    # ---- state on disk
+
+    def _dir(self, id: str) -> Path:
+        if not _ID.match(id) or ".." in id:
+            raise NoSuchProcess(f"invalid id {id!r}")
+        return self.root / id
+
+    def _existing(self, id: str) -> Path:
+        d = self._dir(id)
+        if not d.is_dir():
+            raise NoSuchProcess(f"no such container or exec: {id}")
+        return d
+
+    def _runtime_doc(self, d: Path) -> dict[str, object]:
+        try:
+            doc: dict[str, object] = json.loads((d / "runtime.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        return doc
+
+    def list(self) -> list[str]:
+        """Return the ids of the containers (not execs) that have state on disk."""
+        return sorted(
+            d.name
+            for d in self.root.iterdir()
+            if d.is_dir() and self._runtime_doc(d).get("kind") == "init"
+        )
+
+    def list_execs(self, container_id: str) -> list[str]:
+        """Return the ids of the execs of CONTAINER_ID that have state on disk."""
+        return sorted(
+            d.name
+            for d in self.root.iterdir()
+            if d.is_dir() and self._runtime_doc(d).get("container_id") == container_id
+        )
+
+    def config(self, id: str) -> ContainerSpec:
+        """Return the spec the process of ID was created with."""
+        return ContainerSpec.from_json((self._existing(id) / "config.json").read_text())
+
+    def state(self, id: str) -> ShimState:
+        """Return the state of container or exec ID."""
+        return read_state(self._existing(id))
+
+    # ---- create
+
+    async def create(self, spec: ContainerSpec) -> None:
+        """Start a shim that sets the container up and blocks its process before exec.
+
+        On failure everything is undone (shim, cgroup, state dir) and the error
+        raised: StartFailed, ExecNotFound, InvalidArgument...
+        """
+        d = self._dir(spec.id)
+        try:
+            d.mkdir(mode=0o700)
+        except FileExistsError:
+            raise AlreadyExists(f"container {spec.id} already exists") from None
+        rt: dict[str, object] = {"kind": "init", "cgroup_procs": [], "oom_file": ""}
+        try:
+            if spec.cgroup_path:
+                self.cgroups.create(spec.cgroup_path, spec.resources)
+                rt["cgroup_procs"] = self.cgroups.procs_files(spec.cgroup_path)
+                rt["oom_file"] = self.cgroups.oom_file(spec.cgroup_path)
+            await self._spawn(d, spec.to_json(), rt)
+        except BaseException:
+            if spec.cgroup_path:
+                with contextlib.suppress(Exception):
+                    self.cgroups.destroy(spec.cgroup_path)
+            shutil.rmtree(d, ignore_errors=True)
+            raise
+
+    async def exec_create(self, container_id: str, exec_id: str, process: Process) -> None:
+        """Start a shim for PROCESS inside running container CONTAINER_ID, blocked before exec."""
+        cdir = self._existing(container_id)
+        st = read_state(cdir)
+        doc = read_doc(cdir) or {}
+        if st.status != "running":
+            raise NotRunning(f"container {container_id} is not running")
+        spec = ContainerSpec.from_json((cdir / "config.json").read_text())
+        spec.id, spec.process, spec.log_path = exec_id, process, ""
+        crt = self._runtime_doc(cdir)
+        rt = {
+            "kind": "exec",
+            "container_id": container_id,
+            "target_pid": doc.get("pid"),
+            "target_start": doc.get("pid_start"),
+            "cgroup_procs": crt.get("cgroup_procs", []),
+            "oom_file": "",
+        }
+        d = self._dir(exec_id)
+        try:
+            d.mkdir(mode=0o700)
+        except FileExistsError:
+            raise AlreadyExists(f"exec {exec_id} already exists") from None
+        try:
+            await self._spawn(d, spec.to_json(), rt)
+        except BaseException:
+            shutil.rmtree(d, ignore_errors=True)
+            raise
+
+    async def _spawn(self, d: Path, config: str, rt: dict[str, object]) -> None:
+        (d / "config.json").write_text(config)
+        (d / "runtime.json").write_text(json.dumps(rt))
+        r, w = os.pipe()
+        try:
+            os.set_blocking(r, False)
+            args = [sys.executable, "-S", "-E", str(SHIM), str(d)]
+            actions = [
+                (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
+                (os.POSIX_SPAWN_OPEN, 2, str(d / "shim.log"), os.O_WRONLY | os.O_CREAT, 0o600),
+                (os.POSIX_SPAWN_DUP2, w, 3),
+            ]
+            if w == 3:  # dup2(3, 3) would keep close-on-exec
+                w2 = os.dup(w)
+                os.close(w)
+                w, actions[-1] = w2, (os.POSIX_SPAWN_DUP2, w2, 3)
+            pid = os.posix_spawn(sys.executable, args, _SHIM_ENV, file_actions=actions, setsid=True)
+        finally:
+            os.close(w)
+        try:
+            line = await asyncio.wait_for(_read_line(r), self.create_timeout)
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)  # the shim stays in this process group
+            raise
+        finally:
+            os.close(r)
+            _reap_soon(pid)
+        if not line:
+            log = (d / "shim.log").read_text(errors="replace").strip().splitlines()
+            raise StartFailed("shim failed to start" + (f": {log[-1]}" if log else ""))
+        doc = json.loads(line)
+        if not doc.get("ok"):
+            raise shimclient.error_from(doc)
+
+    # ---- operate
+
+    async def start(self, id: str) -> int:
+        """Let the created process of ID exec; return its host pid.
+
+        Raises ExecNotFound (127) / ExecPermission (126) / StartFailed when the
+        exec fails; the state then says exited with that code.
+        """
+        d = self._existing(id)
+        try:
+            doc = await shimclient.request(d, proto.START)
+        except ShimGone:
+            raise NotRunning(f"{id} is not running: {self.state(id).status}") from None
+        return int(doc["pid"])
+
+    async def kill(self, id: str, sig: int) -> None:
+        """Send SIG to the process of ID (NotRunning if it has exited)."""
+        d = self._existing(id)
+        st = read_state(d)
+        if st.status not in LIVE:
+            raise NotRunning(f"{id} is not running")
+        try:
+            await shimclient.request(d, proto.SIGNAL, {"signal": int(sig)})
+            return
+        except ShimGone:
+            pass
+        doc = read_doc(d) or {}
+        st = read_state(d)
+        if st.status not in LIVE:
+            raise NotRunning(f"{id} is not running")
+        # The shim died but the process lives on: signal it ourselves.
+        try:
+            fd = os.pidfd_open(st.pid)
+        except ProcessLookupError:
+            raise NotRunning(f"{id} is not running") from None
+        try:
+            if not alive(st.pid, int(doc.get("pid_start") or 0)):
+                raise NotRunning(f"{id} is not running")
+            signal.pidfd_send_signal(fd, sig)
+        finally:
+            os.close(fd)
+
+    async def resize(self, id: str, height: int, width: int) -> None:
+        """Set the tty size of the process of ID (no-op without a tty)."""
+        try:
+            await shimclient.request(
+                self._existing(id), proto.RESIZE, {"height": int(height), "width": int(width)}
+            )
+        except ShimGone:
+            raise NotRunning(f"{id} is not running") from None
+
+    async def attach(self, id: str, stdin: bool = False) -> AttachStream:
+        """Attach to the output (and stdin if STDIN) of ID; possible from create on."""
+        try:
+            return await shimclient.attach(self._existing(id), stdin)
+        except ShimGone:
+            raise NotRunning(f"{id} is not running") from None
+
+    async def wait(self, id: str) -> ShimState:
+        """Wait until the process of ID has exited and return its final state."""
+        d = self._existing(id)
+        while True:
+            doc = read_doc(d)
+            if doc is None:
+                return ShimState(id=id, status="unknown")
+            if doc.get("status") not in LIVE:
+                return ShimState.from_doc(doc)
+            shim_pid, shim_start = int(doc.get("shim_pid") or 0), int(doc.get("shim_start") or 0)
+            if alive(shim_pid, shim_start):
+                await _wait_exit(shim_pid)
+                continue
+            doc = read_doc(d) or doc
+            if doc.get("status") not in LIVE:
+                return ShimState.from_doc(doc)
+            st = orphan_state(doc)
+            if st.status == "running":  # no shim, so no exit code; still wait for the end
+                await _wait_exit(st.pid)
+                st = orphan_state(doc)
+            return st
+
+    async def delete(self, id: str, force: bool = False) -> None:
+        """Remove the state (and a container's cgroup and execs) of an exited process.
+
+        With FORCE a live process is SIGKILLed and waited for first; without,
+        StillRunning is raised.
+        """
+        d = self._existing(id)
+        if read_state(d).status in LIVE:
+            if not force:
+                raise StillRunning(f"{id} is running; stop it first or force the delete")
+            with contextlib.suppress(NotRunning):
+                await self.kill(id, signal.SIGKILL)
+            try:
+                await asyncio.wait_for(self.wait(id), self.kill_timeout)
+            except TimeoutError:
+                raise ShimUnavailable(f"{id} did not exit after SIGKILL") from None
+        rt = self._runtime_doc(d)
+        if rt.get("kind") == "init":
+            for exec_id in self.list_execs(id):
+                await self.delete(exec_id, force=True)
+            cgroup_path = self.config(id).cgroup_path
+            if cgroup_path:
+                self.cgroups.destroy(cgroup_path)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+async def _read_line(fd: int) -> bytes:
+    """Read from non-blocking FD until a newline or EOF."""
+    loop = asyncio.get_running_loop()
+    buf = bytearray()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        try:
+            chunk = os.read(fd, 4096)
+        except BlockingIOError:
+            return
+        buf.extend(chunk)
+        if (not chunk or b"\n" in chunk) and not done.done():
+            done.set_result(None)
+
+    loop.add_reader(fd, readable)
+    try:
+        await done
+    finally:
+        loop.remove_reader(fd)
+    return bytes(buf).split(b"\n", 1)[0]
+
+
+async def _wait_exit(pid: int) -> None:
+    """Wait until PID exits; it need not be our child (pidfd)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    loop.add_reader(fd, lambda: done.done() or done.set_result(None))
+    try:
+        await done
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+    _reap(pid)
+
+
+def _reap(pid: int) -> bool:
+    """Collect PID if it is our child and has exited; return False if it still runs."""
+    try:
+        return os.waitpid(pid, os.WNOHANG) != (0, 0)
+    except ChildProcessError:
+        return True
+
+
+_reapers: set[asyncio.Task[None]] = set()
+
+
+def _reap_soon(pid: int) -> None:
+    """Collect our child PID (the shim's first fork) now, or once it exits."""
+    if not _reap(pid):
+        task = asyncio.get_running_loop().create_task(_wait_exit(pid))
+        _reapers.add(task)
+        task.add_done_callback(_reapers.discard)

@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PYTEST := $(VENV)/bin/pytest
 PACKAGES := $(wildcard engine cli agent manager proto)
 
-.PHONY: deps test unit lint typecheck demo bench clean
+.PHONY: deps test unit lint typecheck demo bench clean proto
 
 deps:
 	@bash scripts/install-deps.sh
@@ -21,6 +21,10 @@ test: deps lint
 
 unit: deps
 	$(PYTEST) -q -m "not root" tests
+
+# proto regenerates proto/shoal/v1/*_pb2*.py{,i} from the .proto files (committed).
+proto: deps
+	$(PY) proto/generate.py
 
 demo: deps
 	@bash scripts/demo.sh

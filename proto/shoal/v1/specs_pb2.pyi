@@ -1,0 +1,235 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
+from shoal.proto.shoal.v1 import types_pb2 as _types_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class ContainerSpec(_message.Message):
+    __slots__ = ("image", "command", "args", "env", "labels", "user", "dir", "hostname", "stop_signal", "stop_grace_period", "healthcheck", "mounts", "secrets", "configs", "tty", "open_stdin", "read_only", "groups", "hosts", "dns_config", "init", "sysctls", "capability_add", "capability_drop")
+    class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class SysctlsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    COMMAND_FIELD_NUMBER: _ClassVar[int]
+    ARGS_FIELD_NUMBER: _ClassVar[int]
+    ENV_FIELD_NUMBER: _ClassVar[int]
+    LABELS_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    DIR_FIELD_NUMBER: _ClassVar[int]
+    HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    STOP_SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    STOP_GRACE_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    HEALTHCHECK_FIELD_NUMBER: _ClassVar[int]
+    MOUNTS_FIELD_NUMBER: _ClassVar[int]
+    SECRETS_FIELD_NUMBER: _ClassVar[int]
+    CONFIGS_FIELD_NUMBER: _ClassVar[int]
+    TTY_FIELD_NUMBER: _ClassVar[int]
+    OPEN_STDIN_FIELD_NUMBER: _ClassVar[int]
+    READ_ONLY_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    HOSTS_FIELD_NUMBER: _ClassVar[int]
+    DNS_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    INIT_FIELD_NUMBER: _ClassVar[int]
+    SYSCTLS_FIELD_NUMBER: _ClassVar[int]
+    CAPABILITY_ADD_FIELD_NUMBER: _ClassVar[int]
+    CAPABILITY_DROP_FIELD_NUMBER: _ClassVar[int]
+    image: str
+    command: _containers.RepeatedScalarFieldContainer[str]
+    args: _containers.RepeatedScalarFieldContainer[str]
+    env: _containers.RepeatedScalarFieldContainer[str]
+    labels: _containers.ScalarMap[str, str]
+    user: str
+    dir: str
+    hostname: str
+    stop_signal: str
+    stop_grace_period: _duration_pb2.Duration
+    healthcheck: _types_pb2.HealthConfig
+    mounts: _containers.RepeatedCompositeFieldContainer[_types_pb2.Mount]
+    secrets: _containers.RepeatedCompositeFieldContainer[_types_pb2.SecretReference]
+    configs: _containers.RepeatedCompositeFieldContainer[_types_pb2.ConfigReference]
+    tty: bool
+    open_stdin: bool
+    read_only: bool
+    groups: _containers.RepeatedScalarFieldContainer[str]
+    hosts: _containers.RepeatedScalarFieldContainer[str]
+    dns_config: _types_pb2.DNSConfig
+    init: bool
+    sysctls: _containers.ScalarMap[str, str]
+    capability_add: _containers.RepeatedScalarFieldContainer[str]
+    capability_drop: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, image: _Optional[str] = ..., command: _Optional[_Iterable[str]] = ..., args: _Optional[_Iterable[str]] = ..., env: _Optional[_Iterable[str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., user: _Optional[str] = ..., dir: _Optional[str] = ..., hostname: _Optional[str] = ..., stop_signal: _Optional[str] = ..., stop_grace_period: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., healthcheck: _Optional[_Union[_types_pb2.HealthConfig, _Mapping]] = ..., mounts: _Optional[_Iterable[_Union[_types_pb2.Mount, _Mapping]]] = ..., secrets: _Optional[_Iterable[_Union[_types_pb2.SecretReference, _Mapping]]] = ..., configs: _Optional[_Iterable[_Union[_types_pb2.ConfigReference, _Mapping]]] = ..., tty: _Optional[bool] = ..., open_stdin: _Optional[bool] = ..., read_only: _Optional[bool] = ..., groups: _Optional[_Iterable[str]] = ..., hosts: _Optional[_Iterable[str]] = ..., dns_config: _Optional[_Union[_types_pb2.DNSConfig, _Mapping]] = ..., init: _Optional[bool] = ..., sysctls: _Optional[_Mapping[str, str]] = ..., capability_add: _Optional[_Iterable[str]] = ..., capability_drop: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class TaskSpec(_message.Message):
+    __slots__ = ("container", "resources", "restart", "placement", "networks", "log_driver", "force_update")
+    CONTAINER_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    RESTART_FIELD_NUMBER: _ClassVar[int]
+    PLACEMENT_FIELD_NUMBER: _ClassVar[int]
+    NETWORKS_FIELD_NUMBER: _ClassVar[int]
+    LOG_DRIVER_FIELD_NUMBER: _ClassVar[int]
+    FORCE_UPDATE_FIELD_NUMBER: _ClassVar[int]
+    container: ContainerSpec
+    resources: _types_pb2.ResourceRequirements
+    restart: _types_pb2.RestartPolicy
+    placement: _types_pb2.Placement
+    networks: _containers.RepeatedCompositeFieldContainer[_types_pb2.NetworkAttachmentConfig]
+    log_driver: _types_pb2.Driver
+    force_update: int
+    def __init__(self, container: _Optional[_Union[ContainerSpec, _Mapping]] = ..., resources: _Optional[_Union[_types_pb2.ResourceRequirements, _Mapping]] = ..., restart: _Optional[_Union[_types_pb2.RestartPolicy, _Mapping]] = ..., placement: _Optional[_Union[_types_pb2.Placement, _Mapping]] = ..., networks: _Optional[_Iterable[_Union[_types_pb2.NetworkAttachmentConfig, _Mapping]]] = ..., log_driver: _Optional[_Union[_types_pb2.Driver, _Mapping]] = ..., force_update: _Optional[int] = ...) -> None: ...
+
+class ReplicatedService(_message.Message):
+    __slots__ = ("replicas",)
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    replicas: int
+    def __init__(self, replicas: _Optional[int] = ...) -> None: ...
+
+class GlobalService(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class EndpointSpec(_message.Message):
+    __slots__ = ("mode", "ports")
+    class ResolutionMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        VIP: _ClassVar[EndpointSpec.ResolutionMode]
+        DNSRR: _ClassVar[EndpointSpec.ResolutionMode]
+    VIP: EndpointSpec.ResolutionMode
+    DNSRR: EndpointSpec.ResolutionMode
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    PORTS_FIELD_NUMBER: _ClassVar[int]
+    mode: EndpointSpec.ResolutionMode
+    ports: _containers.RepeatedCompositeFieldContainer[_types_pb2.PortConfig]
+    def __init__(self, mode: _Optional[_Union[EndpointSpec.ResolutionMode, str]] = ..., ports: _Optional[_Iterable[_Union[_types_pb2.PortConfig, _Mapping]]] = ...) -> None: ...
+
+class ServiceSpec(_message.Message):
+    __slots__ = ("annotations", "task", "replicated", "update", "rollback", "endpoint", "networks")
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    REPLICATED_FIELD_NUMBER: _ClassVar[int]
+    GLOBAL_FIELD_NUMBER: _ClassVar[int]
+    UPDATE_FIELD_NUMBER: _ClassVar[int]
+    ROLLBACK_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINT_FIELD_NUMBER: _ClassVar[int]
+    NETWORKS_FIELD_NUMBER: _ClassVar[int]
+    annotations: _types_pb2.Annotations
+    task: TaskSpec
+    replicated: ReplicatedService
+    update: _types_pb2.UpdateConfig
+    rollback: _types_pb2.UpdateConfig
+    endpoint: EndpointSpec
+    networks: _containers.RepeatedCompositeFieldContainer[_types_pb2.NetworkAttachmentConfig]
+    def __init__(self, annotations: _Optional[_Union[_types_pb2.Annotations, _Mapping]] = ..., task: _Optional[_Union[TaskSpec, _Mapping]] = ..., replicated: _Optional[_Union[ReplicatedService, _Mapping]] = ..., update: _Optional[_Union[_types_pb2.UpdateConfig, _Mapping]] = ..., rollback: _Optional[_Union[_types_pb2.UpdateConfig, _Mapping]] = ..., endpoint: _Optional[_Union[EndpointSpec, _Mapping]] = ..., networks: _Optional[_Iterable[_Union[_types_pb2.NetworkAttachmentConfig, _Mapping]]] = ..., **kwargs) -> None: ...
+
+class NetworkSpec(_message.Message):
+    __slots__ = ("annotations", "driver_config", "ipv6_enabled", "internal", "ipam", "attachable", "ingress")
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
+    DRIVER_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    IPV6_ENABLED_FIELD_NUMBER: _ClassVar[int]
+    INTERNAL_FIELD_NUMBER: _ClassVar[int]
+    IPAM_FIELD_NUMBER: _ClassVar[int]
+    ATTACHABLE_FIELD_NUMBER: _ClassVar[int]
+    INGRESS_FIELD_NUMBER: _ClassVar[int]
+    annotations: _types_pb2.Annotations
+    driver_config: _types_pb2.Driver
+    ipv6_enabled: bool
+    internal: bool
+    ipam: _types_pb2.IPAMOptions
+    attachable: bool
+    ingress: bool
+    def __init__(self, annotations: _Optional[_Union[_types_pb2.Annotations, _Mapping]] = ..., driver_config: _Optional[_Union[_types_pb2.Driver, _Mapping]] = ..., ipv6_enabled: _Optional[bool] = ..., internal: _Optional[bool] = ..., ipam: _Optional[_Union[_types_pb2.IPAMOptions, _Mapping]] = ..., attachable: _Optional[bool] = ..., ingress: _Optional[bool] = ...) -> None: ...
+
+class SecretSpec(_message.Message):
+    __slots__ = ("annotations", "data", "driver", "templating")
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    DRIVER_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATING_FIELD_NUMBER: _ClassVar[int]
+    annotations: _types_pb2.Annotations
+    data: bytes
+    driver: _types_pb2.Driver
+    templating: _types_pb2.Driver
+    def __init__(self, annotations: _Optional[_Union[_types_pb2.Annotations, _Mapping]] = ..., data: _Optional[bytes] = ..., driver: _Optional[_Union[_types_pb2.Driver, _Mapping]] = ..., templating: _Optional[_Union[_types_pb2.Driver, _Mapping]] = ...) -> None: ...
+
+class ConfigSpec(_message.Message):
+    __slots__ = ("annotations", "data", "templating")
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATING_FIELD_NUMBER: _ClassVar[int]
+    annotations: _types_pb2.Annotations
+    data: bytes
+    templating: _types_pb2.Driver
+    def __init__(self, annotations: _Optional[_Union[_types_pb2.Annotations, _Mapping]] = ..., data: _Optional[bytes] = ..., templating: _Optional[_Union[_types_pb2.Driver, _Mapping]] = ...) -> None: ...
+
+class NodeSpec(_message.Message):
+    __slots__ = ("annotations", "desired_role", "availability")
+    class Availability(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+        __slots__ = ()
+        ACTIVE: _ClassVar[NodeSpec.Availability]
+        PAUSE: _ClassVar[NodeSpec.Availability]
+        DRAIN: _ClassVar[NodeSpec.Availability]
+    ACTIVE: NodeSpec.Availability
+    PAUSE: NodeSpec.Availability
+    DRAIN: NodeSpec.Availability
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
+    DESIRED_ROLE_FIELD_NUMBER: _ClassVar[int]
+    AVAILABILITY_FIELD_NUMBER: _ClassVar[int]
+    annotations: _types_pb2.Annotations
+    desired_role: _types_pb2.NodeRole
+    availability: NodeSpec.Availability
+    def __init__(self, annotations: _Optional[_Union[_types_pb2.Annotations, _Mapping]] = ..., desired_role: _Optional[_Union[_types_pb2.NodeRole, str]] = ..., availability: _Optional[_Union[NodeSpec.Availability, str]] = ...) -> None: ...
+
+class OrchestrationConfig(_message.Message):
+    __slots__ = ("task_history_retention_limit",)
+    TASK_HISTORY_RETENTION_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    task_history_retention_limit: int
+    def __init__(self, task_history_retention_limit: _Optional[int] = ...) -> None: ...
+
+class DispatcherConfig(_message.Message):
+    __slots__ = ("heartbeat_period",)
+    HEARTBEAT_PERIOD_FIELD_NUMBER: _ClassVar[int]
+    heartbeat_period: _duration_pb2.Duration
+    def __init__(self, heartbeat_period: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class CAConfig(_message.Message):
+    __slots__ = ("node_cert_expiry",)
+    NODE_CERT_EXPIRY_FIELD_NUMBER: _ClassVar[int]
+    node_cert_expiry: _duration_pb2.Duration
+    def __init__(self, node_cert_expiry: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
+
+class TaskDefaults(_message.Message):
+    __slots__ = ("log_driver",)
+    LOG_DRIVER_FIELD_NUMBER: _ClassVar[int]
+    log_driver: _types_pb2.Driver
+    def __init__(self, log_driver: _Optional[_Union[_types_pb2.Driver, _Mapping]] = ...) -> None: ...
+
+class ClusterSpec(_message.Message):
+    __slots__ = ("annotations", "orchestration", "dispatcher", "ca_config", "task_defaults")
+    ANNOTATIONS_FIELD_NUMBER: _ClassVar[int]
+    ORCHESTRATION_FIELD_NUMBER: _ClassVar[int]
+    DISPATCHER_FIELD_NUMBER: _ClassVar[int]
+    CA_CONFIG_FIELD_NUMBER: _ClassVar[int]
+    TASK_DEFAULTS_FIELD_NUMBER: _ClassVar[int]
+    annotations: _types_pb2.Annotations
+    orchestration: OrchestrationConfig
+    dispatcher: DispatcherConfig
+    ca_config: CAConfig
+    task_defaults: TaskDefaults
+    def __init__(self, annotations: _Optional[_Union[_types_pb2.Annotations, _Mapping]] = ..., orchestration: _Optional[_Union[OrchestrationConfig, _Mapping]] = ..., dispatcher: _Optional[_Union[DispatcherConfig, _Mapping]] = ..., ca_config: _Optional[_Union[CAConfig, _Mapping]] = ..., task_defaults: _Optional[_Union[TaskDefaults, _Mapping]] = ...) -> None: ...

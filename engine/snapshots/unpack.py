@@ -69,8 +69,11 @@ class _Unpacker:
                 parts.append(p)
         return parts
 
-    def resolve_dir(self, parts: list[str], entry: str, create: bool = True) -> str:
-        """Return the real path of directory PARTS, following only symlinks that stay inside."""
+    def resolve_dir(self, parts: list[str], entry: str, missing: str = "") -> str:
+        """Return the real path of directory PARTS, following only symlinks that stay inside.
+
+        Missing directories are created, unless MISSING says why they must exist.
+        """
         done: list[str] = []
         todo = list(parts)
         hops = 0
@@ -80,10 +83,8 @@ class _Unpacker:
             try:
                 st = os.lstat(path)
             except FileNotFoundError:
-                if not create:
-                    raise self.unsafe(
-                        entry, f"links to a path not in the layer ({comp!r})"
-                    ) from None
+                if missing:
+                    raise self.unsafe(entry, missing) from None
                 os.mkdir(path, 0o755)
                 done.append(comp)
                 continue
@@ -185,14 +186,13 @@ class _Unpacker:
         tparts = self.clean(m.linkname, m.name, f"is a hard link to {m.linkname!r}, which ")
         if not tparts:
             raise self.unsafe(m.name, "is a hard link to the rootfs itself")
-        tparent = self.resolve_dir(tparts[:-1], m.name, create=False)
+        absent = f"is a hard link to {m.linkname!r}, which is not in the layer"
+        tparent = self.resolve_dir(tparts[:-1], m.name, missing=absent)
         target = os.path.join(tparent, tparts[-1])
         try:
             st = os.lstat(target)
         except FileNotFoundError:
-            raise self.unsafe(
-                m.name, f"is a hard link to {m.linkname!r}, which is not in the layer"
-            ) from None
+            raise self.unsafe(m.name, absent) from None
         if stat.S_ISDIR(st.st_mode):
             raise self.unsafe(m.name, f"is a hard link to the directory {m.linkname!r}")
         os.link(target, path, follow_symlinks=False)

@@ -89,6 +89,7 @@ class Client:
         self._busy: Response | None = None
         self._reused = False
         self._replay: bytes | None = None
+        self._early: Response | None = None
 
     def clone(self) -> Client:
         """Return a client to the same daemon with its own connection."""
@@ -234,8 +235,35 @@ class Client:
             self.sock.sendall(b"%x\r\n%b\r\n" % (len(chunk), chunk))
         self.sock.sendall(b"0\r\n\r\n")
 
+    def peek_response(self, method: str = "GET", timeout: float = 1.0) -> bool:
+        """Read the answer's head if it comes within timeout; tell whether it did.
+
+        Used for ``wait``: dockerd and shoald send its headers as soon as the wait
+        is registered, so reading them before ``start`` closes the race where a
+        short-lived (--rm) container is gone before the wait is in place.
+        """
+        if self.sock is None:
+            return False
+        self.sock.settimeout(timeout)
+        try:
+            self._early = self._read_head(method)
+        except TimeoutError:
+            return False
+        except _Stale:
+            return False
+        finally:
+            if self.sock is not None:
+                self.sock.settimeout(None)
+        return True
+
     def get_response(self, method: str = "GET", check: bool = True) -> Response:
         """Read the status line and headers of the answer to the last send()."""
+        if self._early is not None:
+            resp, self._early = self._early, None
+            self._busy = resp
+            if check and resp.status >= 400:
+                raise resp.error()
+            return resp
         try:
             resp = self._read_head(method)
         except _Stale:
@@ -265,6 +293,8 @@ class Client:
                 break
             try:
                 ok = self._fill()
+            except TimeoutError:
+                raise
             except OSError:
                 ok = False
             if not ok:

@@ -48,8 +48,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     os._exit(code & 0xFF if code >= 0 else 255)
 
 
-def run(argv: list[str]) -> int:
-    """Parse global options, find the command, run it, map errors to exit codes."""
+def run(argv: list[str], stdin_fd: int = 0) -> int:
+    """Parse global options, find the command, run it, map errors to exit codes.
+
+    ``stdin_fd`` is what the container's stdin is read from (tests pass a pipe).
+    """
     ctx: Context | None = None
     try:
         host, debug, rest = _global_options(argv)
@@ -70,7 +73,7 @@ def run(argv: list[str]) -> int:
             return 0
         from .context import Context
 
-        ctx = Context(host, debug, "shoal " + " ".join(words))
+        ctx = Context(host, debug, "shoal " + " ".join(words), stdin_fd)
         module = __import__(entry.module, fromlist=[entry.func])
         return int(getattr(module, entry.func)(ctx, args))
     except UsageError as exc:

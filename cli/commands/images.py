@@ -8,7 +8,6 @@ downloads are written to the output as they arrive.
 from __future__ import annotations
 
 import os
-import sys
 
 from .. import opts as o
 from ..errors import CLIError, StatusError
@@ -111,7 +110,7 @@ def import_(ctx: Context, argv: list[str]) -> int:
     body: Any = None
     from_src = "-"
     if source == "-":
-        body = sys.stdin.buffer
+        body = os.fdopen(ctx.stdin_fd, "rb", closefd=False)
     elif "://" in source:
         from_src = source
     else:
@@ -125,7 +124,7 @@ def import_(ctx: Context, argv: list[str]) -> int:
         resp = ctx.client.request("POST", "/images/create", params, body=body)
         display_messages(ctx, resp.iter_json())
     finally:
-        if body is not None and body is not sys.stdin.buffer:
+        if body is not None:
             body.close()
     return 0
 
@@ -152,7 +151,7 @@ def load(ctx: Context, argv: list[str]) -> int:
     else:
         if isatty(ctx.stdin_fd):
             raise CLIError("requested load from stdin, but stdin is empty")
-        body = sys.stdin.buffer
+        body = os.fdopen(ctx.stdin_fd, "rb", closefd=False)
     quiet = opts.quiet or not isatty(1)
     try:
         resp = ctx.client.request("POST", "/images/load", {"quiet": quiet}, body=body,
@@ -165,8 +164,7 @@ def load(ctx: Context, argv: list[str]) -> int:
                 out.write(data)
             out.flush()
     finally:
-        if body is not sys.stdin.buffer:
-            body.close()
+        body.close()
     return 0
 
 

@@ -317,15 +317,7 @@ def run_attached(ctx: Context, cid: str, *, tty: bool, stdin: bool, stdout: bool
 
     ``on_start_error(exc) -> int`` reports a failed start and returns the exit code.
     """
-    from ..streams import (
-        DEFAULT_ESCAPE,
-        Output,
-        RawTerminal,
-        forward_signals,
-        isatty,
-        monitor_tty_size,
-        stream_session,
-    )
+    from ..streams import DEFAULT_ESCAPE, forward_signals
 
     client = ctx.client
     undo_signals = None
@@ -336,6 +328,20 @@ def run_attached(ctx: Context, cid: str, *, tty: bool, stdin: bool, stdout: bool
             killer.request("POST", f"/containers/{cid}/kill", {"signal": sig}).read()
 
         undo_signals = forward_signals(kill)
+    try:
+        return _attach_start_wait(ctx, cid, tty, stdin, stdout, stderr, auto_remove,
+                                  on_start_error, escape or DEFAULT_ESCAPE)
+    finally:
+        if undo_signals is not None:
+            undo_signals()
+
+
+def _attach_start_wait(ctx: Context, cid: str, tty: bool, stdin: bool, stdout: bool,
+                       stderr: bool, auto_remove: bool, on_start_error: Any,
+                       escape: bytes) -> int:
+    from ..streams import Output, RawTerminal, isatty, monitor_tty_size, stream_session
+
+    client = ctx.client
     hj = None
     if stdin or stdout or stderr:
         try:
@@ -347,6 +353,7 @@ def run_attached(ctx: Context, cid: str, *, tty: bool, stdin: bool, stdout: bool
     waiter = client.clone()
     waiter.send("POST", f"/containers/{cid}/wait",
                 {"condition": "removed" if auto_remove else "next-exit"})
+    waiter.peek_response("POST")
     raw = None
     if hj is not None and tty and stdin and isatty(ctx.stdin_fd):
         raw = RawTerminal(ctx.stdin_fd).__enter__()
@@ -374,16 +381,13 @@ def run_attached(ctx: Context, cid: str, *, tty: bool, stdin: bool, stdout: bool
                 hj, tty, ctx.stdin_fd if stdin else None,
                 Output(ctx.out_bytes(), ctx.err_bytes()),
                 on_output_end=raw.restore if raw is not None else None,
-                escape=escape or DEFAULT_ESCAPE)
+                escape=escape)
             if session.detached:
                 return 0
+        return _wait_status(ctx, waiter)
     finally:
         if raw is not None:
             raw.restore()
-    code = _wait_status(ctx, waiter)
-    if undo_signals is not None:
-        undo_signals()
-    return code
 
 
 def _wait_status(ctx: Context, waiter: Any, quiet: bool = False) -> int:

@@ -80,9 +80,11 @@ def _clean(name: str) -> str:
     return posixpath.normpath("/" + name).lstrip("/")
 
 
-def read_archive(src: BinaryIO, blobs: BlobStore) -> Archive:
-    """Store every file of the tar stream SRC; return the index of what was stored."""
-    arc = Archive()
+def read_archive(src: BinaryIO, blobs: BlobStore, arc: Archive) -> None:
+    """Store every file of the tar stream SRC, indexing them in ARC.
+
+    The caller unpins ARC.pinned and collects ARC.new, whether this succeeds or not.
+    """
     try:
         with tarfile.open(fileobj=cast(Any, src), mode="r|*") as tar:
             for m in tar:
@@ -103,12 +105,7 @@ def read_archive(src: BinaryIO, blobs: BlobStore) -> Archive:
                 elif m.islnk():
                     arc.links[name] = _clean(m.linkname)
     except (tarfile.TarError, EOFError, OSError) as exc:
-        blobs.unpin(arc.pinned)
         raise InvalidArchive(f"load: not a valid tar archive: {exc}") from exc
-    except BaseException:
-        blobs.unpin(arc.pinned)
-        raise
-    return arc
 
 
 def _layer(blobs: BlobStore, blob: str, diff_id: str, media_type: str, what: str) -> Layer:

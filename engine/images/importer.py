@@ -53,7 +53,7 @@ class _HashingTee:
         return data
 
 
-def ingest_rootfs(src: BinaryIO, blobs: BlobStore) -> Layer:
+def ingest_rootfs(src: BinaryIO, blobs: BlobStore, new: set[str] | None = None) -> Layer:
     """Store the rootfs tar SRC (maybe compressed) as an uncompressed, pinned layer blob.
 
     The stream is checked to be a tar archive while it is copied. Raise InvalidArchive
@@ -76,7 +76,7 @@ def ingest_rootfs(src: BinaryIO, blobs: BlobStore) -> Layer:
         os.unlink(tmp)
         raise
     diff_id = f"{dg.ALGORITHM}:{tee.hash.hexdigest()}"
-    blobs.commit_file(tmp, diff_id, pin=True)
+    blobs.commit_file(tmp, diff_id, pin=True, new=new)
     return Layer(diff_id, diff_id, tee.size, OCI_LAYER, tee.size)
 
 

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 
 from shoal.engine.images import archive_load, compression, importer, manifest, render
 from shoal.engine.images import digest as dg
-from shoal.engine.images import reference as refs
+from shoal.engine.images import reference as refmod
 from shoal.engine.images.archive_save import SaveItem, write_archive
 from shoal.engine.images.blobs import BlobStore
 from shoal.engine.images.changes import apply_changes
@@ -33,8 +33,9 @@ from shoal.engine.images.errors import (
     LayerNotFound,
 )
 from shoal.engine.images.model import Image, Layer, now_rfc3339
+from shoal.engine.images.records import Record, RecordStore
 from shoal.engine.images.reference import Reference
-from shoal.engine.images.refstore import ReferenceStore, write_json_atomic
+from shoal.engine.images.refstore import ReferenceStore
 from shoal.engine.images.removal import InUse
 from shoal.engine.images.removal import remove as remove_image
 
@@ -59,29 +60,6 @@ def _writer(dest: Source) -> Iterator[BinaryIO]:
         yield dest
 
 
-class _Record:
-    """What the service keeps in memory per image (the config is parsed once)."""
-
-    def __init__(
-        self,
-        id: str,
-        config: dict[str, Any],
-        layers: list[Layer],
-        manifest: str,
-        last_tag_time: str = "",
-    ) -> None:
-        self.id, self.config, self.layers = id, config, layers
-        self.manifest, self.last_tag_time = manifest, last_tag_time
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "manifest": self.manifest,
-            "layers": [layer.to_dict() for layer in self.layers],
-            "last_tag_time": self.last_tag_time,
-        }
-
-
 class ImageService:
     """Store, name, import, load, save and remove images under ROOT (thread-safe)."""
 
@@ -89,22 +67,14 @@ class ImageService:
         self.root = Path(root)
         self.blobs = BlobStore(self.root)
         self.blobs.clean_tmp()
-        self.records_dir = self.root / "images"
-        self.records_dir.mkdir(parents=True, exist_ok=True)
+        self.records = RecordStore(self.root / "images", self.blobs)
         self.refs = ReferenceStore(self.root / "repositories.json")
         self._lock = threading.RLock()
-        self._records: dict[str, _Record] = {}
-        for p in sorted(self.records_dir.glob("*.json")):
-            d = json.loads(p.read_text())
-            config = json.loads(self.blobs.read(d["id"]))
-            layers = [Layer.from_dict(x) for x in d["layers"]]
-            self._records[d["id"]] = _Record(
-                d["id"], config, layers, d["manifest"], d.get("last_tag_time", "")
-            )
+        self._records: dict[str, Record] = self.records.load_all()
 
     # -- lookup -----------------------------------------------------------------
 
-    def _image(self, rec: _Record) -> Image:
+    def _image(self, rec: Record) -> Image:
         return Image(
             id=rec.id,
             config=copy.deepcopy(rec.config),
@@ -123,7 +93,7 @@ class ImageService:
             if full in self._records:
                 return full
             raise ImageNotFound(ref_or_id)
-        ref = refs.try_parse(s)
+        ref = refmod.try_parse(s)
         if ref is not None:
             image_id = self.refs.get(ref)
             if image_id is None and ref.digest is not None:
@@ -172,14 +142,22 @@ class ImageService:
         rec = self._records.get(config_digest)
         if rec is None:
             config = json.loads(self.blobs.read(config_digest))
-            rec = _Record(config_digest, config, layers, manifest_digest)
+            rec = Record(config_digest, config, layers, manifest_digest)
             self._records[config_digest] = rec
         for name in names:
             self.refs.set(name, config_digest)
         if names:
             rec.last_tag_time = now_rfc3339()
-        write_json_atomic(self.records_dir / f"{dg.hex_of(rec.id)}.json", rec.to_json())
+        self.records.write(rec)
         return self._image(rec)
+
+    def _release(self, pinned: builtins.list[str], new: set[str]) -> None:
+        """Unpin an ingest's blobs and delete those it created that no image uses."""
+        self.blobs.unpin(pinned)
+        with self._lock:
+            used = self._referenced_blobs()
+            for d in new - used:
+                self.blobs.delete(d)
 
     def import_rootfs(
         self,
@@ -192,50 +170,47 @@ class ImageService:
 
         CHANGES are Dockerfile instructions (CMD, ENV, ...) applied to the config.
         """
-        name = refs.parse(ref) if ref else None
+        name = refmod.parse(ref) if ref else None
         if name is not None and name.digest is not None:
             raise InvalidReference(f"cannot import as {ref!r}: a tag is needed, not a digest")
         apply_changes({}, list(changes or []))  # fail before reading the source
         source = str(src) if isinstance(src, (str, Path)) else "-"
         pinned: builtins.list[str] = []
+        new: set[str] = set()
         try:
             with _reader(src) as f:
-                layer = importer.ingest_rootfs(f, self.blobs)
+                layer = importer.ingest_rootfs(f, self.blobs, new)
             pinned.append(layer.digest)
             config = importer.build_config(layer, list(changes or []), message, source)
             config_bytes = manifest.to_json(config)
-            config_digest = self.blobs.put(config_bytes, pin=True)
+            config_digest = self.blobs.put(config_bytes, pin=True, new=new)
             pinned.append(config_digest)
             m = manifest.build_manifest(config_digest, len(config_bytes), [layer])
-            pinned.append(self.blobs.put(m, pin=True))
+            pinned.append(self.blobs.put(m, pin=True, new=new))
             with self._lock:
                 return self._add(config_digest, [layer], dg.of_bytes(m), [name] if name else [])
         finally:
-            self.blobs.unpin(pinned)
+            self._release(pinned, new)
 
     def load(self, src: Source) -> builtins.list[Image]:
         """Load every image of a docker-archive or OCI image layout tar (maybe compressed)."""
-        with _reader(src) as f:
-            arc = archive_load.read_archive(f, self.blobs)
+        arc = archive_load.Archive()
         try:
+            with _reader(src) as f:
+                archive_load.read_archive(f, self.blobs, arc)
             found = archive_load.candidates(arc, self.blobs)
             with self._lock:
-                images = [
+                return [
                     self._add(c.config_digest, c.layers, c.manifest_digest, c.names) for c in found
                 ]
         finally:
-            self.blobs.unpin(arc.pinned)
-            with self._lock:
-                used = self._referenced_blobs()
-                for d in arc.new - used:
-                    self.blobs.delete(d)
-        return images
+            self._release(arc.pinned, arc.new)
 
     # -- names and archives -----------------------------------------------------
 
     def tag(self, src: str, ref: str) -> Image:
         """Point the tag REF (":latest" if none) at the image SRC names."""
-        target = refs.parse(ref)
+        target = refmod.parse(ref)
         if target.digest is not None:
             raise InvalidReference(f"refusing to create a tag with a digest reference: {ref}")
         with self._lock:
@@ -245,7 +220,7 @@ class ImageService:
     def _save_items(self, names: builtins.list[str]) -> builtins.list[SaveItem]:
         items: dict[str, SaveItem] = {}
         for n in names:
-            bare = refs.try_parse(n, default_tag=False)
+            bare = refmod.try_parse(n, default_tag=False)
             chosen: builtins.list[tuple[str, Reference | None]] = []
             if bare is not None and bare.name_only():  # a repository: all its tags
                 chosen = [
@@ -255,7 +230,7 @@ class ImageService:
                 ]
             if not chosen:
                 image_id = self._resolve(n)
-                ref = refs.try_parse(n)
+                ref = refmod.try_parse(n)
                 named = ref is not None and ref.tag is not None and self.refs.get(ref) == image_id
                 chosen = [(image_id, ref if named else None)]
             for image_id, r in chosen:
@@ -264,13 +239,13 @@ class ImageService:
                     item.refs.append(r)
         return list(items.values())
 
-    def save(self, refs_: builtins.list[str], dest: Source, fmt: str = "docker") -> None:
+    def save(self, refs: builtins.list[str], dest: Source, fmt: str = "docker") -> None:
         """Write the named images to DEST as a docker-archive ("docker") or OCI layout ("oci")."""
-        if not refs_:
+        if not refs:
             raise InvalidArgument("save: no image named")
         with self._lock:
-            items = self._save_items(refs_)
-            pinned = [d for it in items for d in self._blobs_of(self._records[it.image.id])]
+            items = self._save_items(refs)
+            pinned = [d for it in items for d in self._records[it.image.id].blobs()]
             self.blobs.pin(pinned)  # keep them while writing outside the lock
         try:
             with _writer(dest) as out:
@@ -305,18 +280,15 @@ class ImageService:
 
     # -- blob accounting (used by removal) ----------------------------------------
 
-    def _blobs_of(self, rec: _Record) -> builtins.list[str]:
-        return [rec.id, rec.manifest, *(layer.digest for layer in rec.layers)]
-
     def _referenced_blobs(self) -> set[str]:
-        return {d for rec in self._records.values() for d in self._blobs_of(rec)}
+        return {d for rec in self._records.values() for d in rec.blobs()}
 
     def _forget(self, image_id: str) -> None:
         """Forget an image record and delete its blobs no other image uses. Lock held."""
         rec = self._records.pop(image_id)
-        (self.records_dir / f"{dg.hex_of(image_id)}.json").unlink(missing_ok=True)
+        self.records.delete(image_id)
         used = self._referenced_blobs()
-        for d in self._blobs_of(rec):
+        for d in rec.blobs():
             if d not in used:
                 self.blobs.delete(d)
 
@@ -330,7 +302,7 @@ class ImageService:
         """
         with self._lock:
             image_id = self._resolve(ref_or_id)
-            named = refs.try_parse(ref_or_id.strip())
+            named = refmod.try_parse(ref_or_id.strip())
             if named is not None and self.refs.get(named) != image_id:
                 named = None  # found by id prefix or manifest digest, not by a stored name
             return remove_image(image_id, named, self.refs, self._forget, force, in_use)

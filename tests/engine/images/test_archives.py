@@ -180,6 +180,7 @@ def _bad_blob(m: dict[str, bytes]) -> None:
     [
         (b"garbage" * 200, "not a valid tar"),
         (make_tar({"hello": b"x"}), "neither a docker-archive"),
+        (legacy_docker_archive([LAYER_A, LAYER_B], ["a"])[:4000], "not a valid tar"),
         (
             corrupt(legacy_docker_archive([LAYER_A], ["a"]), _swap_layer),
             "uncompressed content has digest",

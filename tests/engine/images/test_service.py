@@ -247,3 +247,11 @@ def test_save_streams_to_a_pipe_like_writer(images: ImageService, small_rootfs: 
     images.save(["a"], sink)  # type: ignore[arg-type]
     with tarfile.open(fileobj=io.BytesIO(bytes(sink.data))) as tar:
         assert "manifest.json" in tar.getnames()
+
+
+def test_a_damaged_record_is_skipped(images: ImageService, tar_factory) -> None:
+    good = images.import_rootfs(io.BytesIO(tar_factory({"a": b"1"})), "good")
+    bad = images.import_rootfs(io.BytesIO(tar_factory({"b": b"2"})), "bad")
+    images.blobs.path(bad.id).unlink()  # its config blob is gone
+    again = ImageService(images.root)
+    assert [i.id for i in again.list()] == [good.id]

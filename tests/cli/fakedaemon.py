@@ -429,7 +429,8 @@ class FakeDaemon:
         req.conn.start_chunked(ctype="application/vnd.docker.raw-stream" if tty
                                else "application/vnd.docker.multiplexed-stream")
         for stream, data in c.output:
-            if req.q("stdout") == "1" and stream == 1 or req.q("stderr") == "1" and stream == 2:
+            want = {1: req.q("stdout") == "1", 2: req.q("stderr") == "1"}
+            if want.get(stream):
                 req.conn.send_chunk(data if tty else frame(stream, data))
         req.conn.end_chunked()
 

@@ -28,7 +28,7 @@ def test_run_flow_and_output(daemon, shoal):
 def test_run_without_rm_waits_for_next_exit(daemon, shoal):
     r = shoal("run", "busybox", "true")
     assert r.code == 0, r
-    wait = [q for q in daemon.requests if q.path.endswith("/wait")][0]
+    wait = next(q for q in daemon.requests if q.path.endswith("/wait"))
     assert wait.query == {"condition": ["next-exit"]}
 
 

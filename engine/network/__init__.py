@@ -1,0 +1,1 @@
+"""Engine networking: IPAM, bridge and overlay drivers, firewall, published ports, DNS."""

@@ -1,0 +1,158 @@
+"""Make the kernel match the persisted state when the daemon starts.
+
+Runs once from NetworkService.start(), under its lock. It creates the
+predefined networks if missing, recreates missing bridges / VXLAN devices /
+FDB entries, re-attaches endpoints whose veth vanished, deletes shoal's
+bridges and veths that no record owns, drops sandboxes whose namespace is
+gone (or whose container no longer exists), rebuilds the leases from the
+endpoints (no duplicate, no leak), re-reserves published ports and reloads
+the firewall. Running it twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+import secrets
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shoal.engine.network import bridge, nsutil, overlay
+from shoal.engine.network.errors import NetworkError
+from shoal.engine.network.model import Network
+
+if TYPE_CHECKING:
+    from shoal.engine.network.service import NetworkService
+
+log = logging.getLogger(__name__)
+
+
+def ensure_predefined(svc: NetworkService) -> list[str]:
+    """Create the networks "bridge" (the default bridge), "host" and "none" if missing."""
+    from shoal.engine.network.service import _now
+
+    made = []
+    names = {n.name for n in svc.networks.values()}
+    for name, driver in (("host", "host"), ("none", "null")):
+        if name not in names:
+            n = Network(id=secrets.token_hex(32), name=name, driver=driver, created=_now())
+            svc.networks[n.id] = n
+            svc.store.save_network(n)
+            made.append(name)
+    if not any(n.default for n in svc.networks.values()):
+        sub, gw = svc._subnet(svc.cfg.default_subnet or None, None)
+        n = Network(id=secrets.token_hex(32), name="bridge", driver="bridge", created=_now(),
+                    subnet=sub, gateway=gw, bridge=svc.cfg.default_bridge, default=True,
+                    mtu=svc.cfg.mtu)
+        svc.ipam.add_network(n.id, ipaddress.IPv4Network(sub), ipaddress.IPv4Address(gw))
+        svc.networks[n.id] = n
+        svc.store.save_network(n)
+        made.append("bridge")
+    return made
+
+
+def reconcile(svc: NetworkService, live: set[str] | None) -> dict[str, Any]:
+    """Repair the kernel and the records; return what was done, by kind."""
+    report: dict[str, Any] = {"created": ensure_predefined(svc), "devices": [],
+                              "sandboxes_removed": [], "endpoints_repaired": [],
+                              "links_removed": [], "netns_removed": [], "leases_dropped": []}
+    nl = svc.nl
+    for n in svc.networks.values():
+        if not n.has_device:
+            continue
+        missing = [d for d in (n.bridge, n.vxlan) if d and nl.link(d) is None]
+        svc._ensure_devices(n)
+        report["devices"] += missing
+        if n.driver == "overlay":
+            for vtep in n.peers:
+                overlay.add_peer(nl, n.vxlan, vtep)
+            for ip, r in n.remote.items():
+                overlay.add_remote(nl, n.vxlan, ip, r["mac"], r["vtep"])
+
+    links = {lk.name: lk for lk in nl.links()}
+    for cid, sb in list(svc.sandboxes.items()):
+        gone = (live is not None and cid not in live) or not nsutil.is_netns(Path(sb.path))
+        if gone:
+            _drop_sandbox(svc, cid)
+            report["sandboxes_removed"].append(cid)
+            continue
+        for e in list(sb.endpoints):
+            net = svc.networks.get(e.network_id)
+            if net is None:
+                svc._drop_endpoint(sb, e)
+                continue
+            lk = links.get(e.host_veth)
+            if lk is None:
+                _reattach(svc, sb, e, net)
+                report["endpoints_repaired"].append(e.id)
+            elif lk.master != nl.index(net.bridge) or not lk.up:
+                nl.set_link(lk.index, master=nl.index(net.bridge), up=True)
+                report["endpoints_repaired"].append(e.id)
+        svc.store.save_sandbox(sb)
+
+    report["links_removed"] = _remove_leaked_links(svc)
+    known = {Path(sb.path).name for sb in svc.sandboxes.values()}
+    if svc.cfg.netns_root.is_dir():
+        for p in svc.cfg.netns_root.iterdir():
+            if p.name not in known:
+                nsutil.remove(p)
+                report["netns_removed"].append(p.name)
+
+    keep: dict[str, dict[str, str]] = {}
+    for sb in svc.sandboxes.values():
+        for e in sb.endpoints:
+            keep.setdefault(e.network_id, {})[e.ip] = e.id
+    for n in svc.networks.values():
+        for ip, r in n.remote.items():
+            keep.setdefault(n.id, {})[ip] = f"remote:{r['vtep']}"
+    report["leases_dropped"] = svc.ipam.retain(keep)
+
+    for sb in svc.sandboxes.values():
+        for m in sb.ports:
+            try:
+                svc.holder.hold(m.proto, m.host_ip, m.host_port)
+            except NetworkError as exc:  # the rule still works; say why it is not held
+                log.warning("published port %s:%s not reserved: %s", m.host_ip, m.host_port, exc)
+        with contextlib.suppress(NetworkError, OSError):
+            svc.dns.add_sandbox(sb.container_id, sb.path)
+    svc._apply_rules(check_hooks=True)
+    return report
+
+
+def _drop_sandbox(svc: NetworkService, cid: str) -> None:
+    sb = svc.sandboxes[cid]
+    for e in list(sb.endpoints):
+        with contextlib.suppress(NetworkError):
+            svc._drop_endpoint(sb, e)
+    nsutil.remove(Path(sb.path))
+    del svc.sandboxes[cid]
+    svc.store.delete_sandbox(cid)
+
+
+def _reattach(svc: NetworkService, sb: Any, e: Any, n: Network) -> None:
+    """Recreate the veth of endpoint E (its sandbox end died with the host end)."""
+    gw = n.gateway if n.routed and svc._gateway_endpoint(sb) is e else ""
+    try:
+        bridge.attach(svc.nl, sb.path, n.bridge, e.host_veth, e.ifname, e.mac,
+                      ipaddress.IPv4Interface(f"{e.ip}/{e.prefixlen}"), gw, n.mtu)
+    except NetworkError as exc:
+        log.warning("could not re-attach %s to %s: %s", e.container_id[:12], n.name, exc)
+        svc._drop_endpoint(sb, e)
+
+
+def _remove_leaked_links(svc: NetworkService) -> list[str]:
+    """Delete veths, bridges and VXLAN devices with shoal's names that no record owns."""
+    nl = svc.nl
+    owned = {e.host_veth for sb in svc.sandboxes.values() for e in sb.endpoints}
+    owned |= {d for n in svc.networks.values() for d in (n.bridge, n.vxlan) if d}
+    removed = []
+    for lk in nl.links():
+        ours = (lk.kind == "veth" and lk.name.startswith(svc.cfg.veth_prefix)) or \
+            (lk.kind == "bridge" and lk.name.startswith(svc.cfg.bridge_prefix)) or \
+            (lk.kind == "vxlan" and lk.name.startswith(svc.cfg.veth_prefix + "x"))
+        if ours and lk.name not in owned:
+            with contextlib.suppress(NetworkError):
+                nl.delete_link(lk.index)
+                removed.append(lk.name)
+    return removed

@@ -66,9 +66,6 @@ def run(
     try:
         sc.prctl(sc.PR_SET_PDEATHSIG, _signal.SIGKILL)
         os.umask(0o022)
-        for procs in rt.get("cgroup_procs") or []:
-            with open(procs, "w") as f:
-                f.write("0")
         if target_pidfd >= 0:
             sc.setns(target_pidfd, _EXEC_NS)
             _setup_stdio(spec["process"], ctl, stdio, console=False)

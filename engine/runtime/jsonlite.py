@@ -26,7 +26,7 @@ class _ScanContext:
         return float(name.replace("Infinity", "inf"))
 
 
-_scan = _json.make_scanner(_ScanContext)
+_scan = _json.make_scanner(_ScanContext)  # type: ignore[arg-type]
 _WS = " \t\n\r"
 
 

@@ -9,6 +9,7 @@ restarted daemon) finds and controls the processes an old one started.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import json
 import os
@@ -77,7 +78,7 @@ class Runtime:
             if d.is_dir() and self._runtime_doc(d).get("kind") == "init"
         )
 
-    def list_execs(self, container_id: str) -> list[str]:
+    def list_execs(self, container_id: str) -> builtins.list[str]:
         """Return the ids of the execs of CONTAINER_ID that have state on disk."""
         return sorted(
             d.name
@@ -322,7 +323,12 @@ async def _wait_exit(pid: int) -> None:
         return
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
-    loop.add_reader(fd, lambda: done.done() or done.set_result(None))
+
+    def exited() -> None:
+        if not done.done():
+            done.set_result(None)
+
+    loop.add_reader(fd, exited)
     try:
         await done
     finally:

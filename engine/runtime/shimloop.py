@@ -313,7 +313,7 @@ class Loop:
         assert self.listener is not None
         while True:
             try:
-                fd, _addr = self.listener._accept()
+                fd, _addr = self.listener._accept()  # type: ignore[attr-defined]
             except (BlockingIOError, InterruptedError):
                 return
             sock = _socket.socket(fileno=fd)
@@ -450,11 +450,11 @@ class Loop:
             for fd, c in self.clients.items():
                 poller.register(fd, select.POLLOUT if c.wbuf else select.POLLIN)
             for fd, _ev in poller.poll(int((deadline - time.monotonic()) * 1000) + 1):
-                c = self.clients.get(fd)
-                if c is not None:
-                    if c.wbuf:
-                        self._flush(c)
+                client = self.clients.get(fd)
+                if client is not None:
+                    if client.wbuf:
+                        self._flush(client)
                     else:
-                        self._drop(c)
+                        self._drop(client)
         for c in list(self.clients.values()):
             self._drop(c)

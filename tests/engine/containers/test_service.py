@@ -32,13 +32,13 @@ async def test_create_merges_image_config(svc):
 
 async def test_unknown_image_creates_nothing(svc):
     with pytest.raises(NotFound, match="No such image: nope"):
-        await svc.create({"Image": "nope"}, "x")
+        await svc.create({"Image": "nope"}, "xx")
     assert svc.list(all=True) == [] and svc.fake_snaps.live == set()
 
 
 async def test_bad_memory_creates_nothing(svc):
     with pytest.raises(InvalidConfig):
-        await svc.create({"Image": "busybox", "HostConfig": {"Memory": 10}}, "x")
+        await svc.create({"Image": "busybox", "HostConfig": {"Memory": 10}}, "xx")
     assert svc.list(all=True) == []
 
 
@@ -54,7 +54,7 @@ async def test_duplicate_name_conflicts(svc):
 
 
 async def test_run_to_exit_and_wait(svc):
-    c = await svc.create({"Image": "busybox", "Cmd": ["false"]}, "f")
+    c = await svc.create({"Image": "busybox", "Cmd": ["false"]}, "ff")
     fut = svc.waiter(c.Id, "next-exit")
     await svc.start(c.Id)
     assert await asyncio.wait_for(fut, 2) == 1
@@ -63,7 +63,7 @@ async def test_run_to_exit_and_wait(svc):
 
 
 async def test_start_twice_is_not_modified(svc):
-    c = await svc.create({"Image": "busybox", "Cmd": ["sleep"]}, "s")
+    c = await svc.create({"Image": "busybox", "Cmd": ["sleep"]}, "ss")
     await svc.start(c.Id)
     with pytest.raises(NotModified):
         await svc.start(c.Id)
@@ -71,7 +71,7 @@ async def test_start_twice_is_not_modified(svc):
 
 
 async def test_remove_running_needs_force(svc):
-    c = await svc.create({"Image": "busybox", "Cmd": ["sleep"]}, "s")
+    c = await svc.create({"Image": "busybox", "Cmd": ["sleep"]}, "ss")
     await svc.start(c.Id)
     with pytest.raises(ContainerRunning, match="Stop the container"):
         await svc.remove(c.Id)
@@ -81,14 +81,14 @@ async def test_remove_running_needs_force(svc):
 
 async def test_stop_escalates_to_sigkill(svc):
     svc.fake_runtime.ignore_term = True
-    c = await svc.create({"Image": "busybox", "Cmd": ["sleep"]}, "s")
+    c = await svc.create({"Image": "busybox", "Cmd": ["sleep"]}, "ss")
     await svc.start(c.Id)
     await svc.stop(c.Id, timeout=0)
     assert c.State.ExitCode == 137
 
 
 async def test_exec_not_found_records_exit_127(svc):
-    c = await svc.create({"Image": "busybox", "Cmd": ["nosuchcmd"]}, "n")
+    c = await svc.create({"Image": "busybox", "Cmd": ["nosuchcmd"]}, "nn")
     with pytest.raises(InvalidArgument, match="executable file not found"):
         await svc.start(c.Id)
     assert c.State.ExitCode == 127 and "not found" in c.State.Error
@@ -96,7 +96,7 @@ async def test_exec_not_found_records_exit_127(svc):
 
 async def test_auto_remove_and_wait_removed(svc):
     c = await svc.create({"Image": "busybox", "Cmd": ["true"],
-                          "HostConfig": {"AutoRemove": True}}, "r")
+                          "HostConfig": {"AutoRemove": True}}, "rr")
     fut = svc.waiter(c.Id, "removed")
     await svc.start(c.Id)
     assert await asyncio.wait_for(fut, 2) == 0
@@ -104,8 +104,8 @@ async def test_auto_remove_and_wait_removed(svc):
 
 
 async def test_restore_readopts_running_and_records_dead(svc, tmp_path):
-    a = await svc.create({"Image": "busybox", "Cmd": ["sleep"]}, "a")
-    b = await svc.create({"Image": "busybox", "Cmd": ["sleep"]}, "b")
+    a = await svc.create({"Image": "busybox", "Cmd": ["sleep"]}, "aa")
+    b = await svc.create({"Image": "busybox", "Cmd": ["sleep"]}, "bb")
     await svc.start(a.Id)
     await svc.start(b.Id)
     await svc.close()  # the daemon goes away; containers keep running
@@ -113,7 +113,7 @@ async def test_restore_readopts_running_and_records_dead(svc, tmp_path):
     rt._exit(b.Id, 3)  # b exits while no daemon watches
     again = ContainerService(svc.config, svc.images, svc.snapshots, rt)
     await again.restore()
-    assert again.get("a").running
-    assert again.get("b").State.ExitCode == 3 and not again.get("b").running
-    await again.stop("a", timeout=1)
-    assert again.get("a").State.ExitCode == 143
+    assert again.get("aa").running
+    assert again.get("bb").State.ExitCode == 3 and not again.get("bb").running
+    await again.stop("aa", timeout=1)
+    assert again.get("aa").State.ExitCode == 143

@@ -60,6 +60,7 @@ class Shoald:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
         log = open(self.root / "shoald.log", "wb")
         self.proc = subprocess.Popen(
             [str(VENV_BIN / "shoald"), "--data-root", str(self.root / "data"),

@@ -74,6 +74,7 @@ def bench_runc(root: Path, tar: Path, n: int) -> float | None:
     runc = shutil.which("runc")
     if not runc:
         return None
+    root.mkdir(parents=True, exist_ok=True)
     bundle = root / "bundle"
     (bundle / "rootfs").mkdir(parents=True)
     with tarfile.open(tar) as t:
@@ -97,6 +98,7 @@ def bench_docker(root: Path, tar: Path, n: int) -> float | None:
     dockerd, docker = shutil.which("dockerd"), shutil.which("docker")
     if not dockerd or not docker:
         return None
+    root.mkdir(parents=True, exist_ok=True)
     sock = root / "docker.sock"
     log = open(root / "dockerd.log", "wb")
     proc = subprocess.Popen(

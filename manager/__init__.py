@@ -1,0 +1,1 @@
+"""Manager: cluster state in etcd (store/), leader election, and the control loops."""

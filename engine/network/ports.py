@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import ipaddress
 import socket
 from collections.abc import Iterable
 from typing import Any
@@ -49,8 +50,8 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     host_ip = host_ip.strip("[]")
     if host_ip:
         try:
-            socket.inet_aton(host_ip)
-        except OSError:
+            ipaddress.IPv4Address(host_ip)
+        except ValueError:
             raise InvalidNetworkConfig(f"invalid host IP {host_ip!r} in {spec!r}") from None
     _port(cport, "container")
     if host_port:

@@ -19,7 +19,7 @@ import signal
 import sys
 from pathlib import Path
 
-from ..errors import NotRunning
+from ..errors import InvalidArgument, NotRunning, SystemFailure
 from . import protocol as proto
 from . import shimclient
 from .cgroups import CgroupManager
@@ -199,6 +199,11 @@ class Runtime:
             doc = await shimclient.request(d, proto.START)
         except ShimGone:
             raise NotRunning(f"{id} is not running: {self.state(id).status}") from None
+        except (InvalidArgument, SystemFailure):
+            # The process is exiting: let its state say so before the caller looks.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wait(id), self.kill_timeout)
+            raise
         return int(doc["pid"])
 
     async def kill(self, id: str, sig: int) -> None:
@@ -282,6 +287,7 @@ class Runtime:
                 await asyncio.wait_for(self.wait(id), self.kill_timeout)
             except TimeoutError:
                 raise ShimUnavailable(f"{id} did not exit after SIGKILL") from None
+        await self._reap_shim(d)
         rt = self._runtime_doc(d)
         if rt.get("kind") == "init":
             for exec_id in self.list_execs(id):
@@ -290,6 +296,23 @@ class Runtime:
             if cgroup_path:
                 self.cgroups.destroy(cgroup_path)
         shutil.rmtree(d, ignore_errors=True)
+
+    async def _reap_shim(self, d: Path) -> None:
+        """Wait for the shim of D to finish delivering output and exit (SIGKILL it if slow)."""
+        doc = read_doc(d) or {}
+        pid, start = int(doc.get("shim_pid") or 0), int(doc.get("shim_start") or 0)
+        if not alive(pid, start):
+            return
+        try:
+            await asyncio.wait_for(_wait_exit(pid), self.kill_timeout)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                fd = os.pidfd_open(pid)
+                try:
+                    if alive(pid, start):
+                        signal.pidfd_send_signal(fd, signal.SIGKILL)
+                finally:
+                    os.close(fd)
 
 
 async def _read_line(fd: int) -> bytes:

@@ -119,12 +119,9 @@ class AttachStream:
         with contextlib.suppress(ConnectionError):
             await self._writer.drain()
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Detach (the process keeps running)."""
         self._writer.close()
-
-    async def wait_closed(self) -> None:
-        """Wait until the connection is closed."""
         with contextlib.suppress(ConnectionError):
             await self._writer.wait_closed()
 
@@ -132,8 +129,7 @@ class AttachStream:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        self.close()
-        await self.wait_closed()
+        await self.close()
 
 
 async def attach(state_dir: Path, stdin: bool) -> AttachStream:

@@ -68,7 +68,7 @@ class Harness:
         out = {1: b"", 2: b""}
         while (chunk := await stream.read()) is not None:
             out[chunk[0]] += chunk[1]
-        stream.close()
+        await stream.close()
         state = await self.rt.wait(spec.id)
         return state, out[1], out[2]
 

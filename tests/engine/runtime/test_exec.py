@@ -70,7 +70,7 @@ async def test_exec_not_found_is_clear_and_cleaned_up(harness):
     doc = read_doc(harness.rt.root / "bad")
     with pytest.raises(ExecNotFound, match=r'exec: "nope": executable file not found in \$PATH'):
         await harness.rt.start("bad")
-    state = await harness.rt.wait("bad")
+    state = harness.rt.state("bad")
     assert (state.status, state.exit_code) == ("exited", 127)
     await harness.rt.delete("bad")
     assert not (harness.rt.root / "bad").exists()

@@ -176,9 +176,12 @@ async def test_exec_not_found(harness):
         ExecNotFound, match=r'exec: "nosuchcmd": executable file not found in \$PATH'
     ):
         await harness.rt.start(spec.id)
-    state = await harness.rt.wait(spec.id)
+    state = harness.rt.state(spec.id)  # already final when start() raises
     assert (state.status, state.exit_code) == ("exited", 127)
     assert "executable file not found" in state.error
+    doc = read_doc(harness.rt.root / spec.id)
+    await harness.rt.delete(spec.id)
+    harness.assert_gone(spec, doc)
 
 
 async def test_exec_permission_denied(harness):

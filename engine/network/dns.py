@@ -1,12 +1,15 @@
 """The embedded DNS server: 127.0.0.11:53 (UDP and TCP) inside every sandbox.
 
-Like Docker's: for each sandbox the daemon opens a UDP and a TCP socket in
-the container's network namespace, bound to 127.0.0.11 port 53 (lo is up
-there, and 127.0.0.0/8 is local), and serves them from one thread running an
-asyncio loop. The socket a query arrives on tells which container asked, so
-the answer covers exactly the networks that container is attached to. No
-iptables rule is needed and nothing listens on the host. After a restart of
-the daemon the sockets are opened again for every sandbox that still exists.
+Like Docker's: for each sandbox on a user-defined network the daemon opens a
+UDP and a TCP socket in the container's network namespace, bound to
+127.0.0.11 on free high ports (lo is up there, and 127.0.0.0/8 is local),
+and two DNAT rules in that namespace send 127.0.0.11:53 to them, so port 53
+stays free for a DNS server in the container. One thread running an asyncio
+loop serves every sandbox. The socket a query arrives on tells which
+container asked, so the answer covers exactly the networks that container is
+attached to. Nothing listens on the host. After a restart of the daemon the
+sockets are opened again on the same ports for every sandbox that still
+exists (and the rules rewritten if a port had to change).
 
 Names that the lookup does not know are forwarded to the host's resolvers
 when forwarding is on (production), and answered NXDOMAIN otherwise (tests).
@@ -41,11 +44,10 @@ class DnsServer:
     """Serve the embedded DNS of every registered sandbox from one background thread."""
 
     def __init__(self, lookup: Lookup, forwarders: list[str] | None = None,
-                 netns: str | None = None, port: int = 53) -> None:
+                 netns: str | None = None) -> None:
         self.lookup = lookup
         self.forwarders = forwarders or []
         self.netns = netns  # where forwarded queries leave from
-        self.port = port
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._servers: dict[str, tuple[asyncio.DatagramTransport, asyncio.Server]] = {}
@@ -82,29 +84,46 @@ class DnsServer:
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result()  # type: ignore[arg-type]
 
     # ---- sandboxes ----------------------------------------------------------------
-    def add_sandbox(self, cid: str, netns: str) -> None:
-        """Open 127.0.0.11:53 (UDP and TCP) in sandbox NETNS and serve CID's queries there."""
+    def add_sandbox(self, cid: str, netns: str, ports: tuple[int, int] = (0, 0)) -> tuple[int, int]:
+        """Serve CID's queries on 127.0.0.11 in sandbox NETNS; return the (UDP, TCP) ports.
+
+        PORTS are tried first (the ones used before a restart); 0, or a port
+        that is taken, means any free port.
+        """
         if cid in self._servers:
-            return
+            t, s = self._servers[cid]
+            return t.get_extra_info("sockname")[1], s.sockets[0].getsockname()[1]
+
+        def bind(kind: int, port: int) -> socket.socket:
+            s = socket.socket(socket.AF_INET, kind | socket.SOCK_CLOEXEC)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                try:
+                    s.bind((DNS_IP, port))
+                except OSError:
+                    if not port:
+                        raise
+                    s.bind((DNS_IP, 0))
+                if kind == socket.SOCK_STREAM:
+                    s.listen(64)
+            except BaseException:
+                s.close()
+                raise
+            s.setblocking(False)
+            return s
 
         def open_socks() -> tuple[socket.socket, socket.socket]:
-            u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-            t = socket.socket(socket.AF_INET, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+            u = bind(socket.SOCK_DGRAM, ports[0])
             try:
-                t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                u.bind((DNS_IP, self.port))
-                t.bind((DNS_IP, self.port))
-                t.listen(64)
+                return u, bind(socket.SOCK_STREAM, ports[1])
             except BaseException:
                 u.close()
-                t.close()
                 raise
-            return u, t
 
         udp, tcp = nsutil.run_in(netns, open_socks)
-        udp.setblocking(False)
-        tcp.setblocking(False)
+        got = (udp.getsockname()[1], tcp.getsockname()[1])
         self._call(self._serve(cid, udp, tcp))
+        return got
 
     async def _serve(self, cid: str, udp: socket.socket, tcp: socket.socket) -> None:
         loop = asyncio.get_running_loop()
@@ -217,6 +236,16 @@ class _Udp(asyncio.DatagramProtocol):
         ans = await self.server.resolve_bytes(self.cid, data)
         if ans is not None and self.transport is not None:
             self.transport.sendto(ans, addr)
+
+
+def sandbox_rules(udp_port: int, tcp_port: int) -> str:
+    """Return the sandbox's nat table (iptables-restore input): 127.0.0.11:53 -> our ports."""
+    return ("*nat\n"
+            f"-A OUTPUT -d {DNS_IP}/32 -p udp -m udp --dport 53 "
+            f"-j DNAT --to-destination {DNS_IP}:{udp_port}\n"
+            f"-A OUTPUT -d {DNS_IP}/32 -p tcp -m tcp --dport 53 "
+            f"-j DNAT --to-destination {DNS_IP}:{tcp_port}\n"
+            "COMMIT\n")
 
 
 def host_nameservers(text: str) -> list[str]:

@@ -100,6 +100,7 @@ class Sandbox:
     path: str
     endpoints: list[Endpoint] = field(default_factory=list)
     ports: list[PortMapping] = field(default_factory=list)
+    dns_ports: list[int] = field(default_factory=list)  # embedded DNS (UDP, TCP), if serving
 
     def endpoint(self, network_id: str) -> Endpoint | None:
         return next((e for e in self.endpoints if e.network_id == network_id), None)
@@ -120,4 +121,5 @@ def sandbox_from(d: dict[str, Any]) -> Sandbox:
         container_id=d["container_id"], path=d["path"],
         endpoints=[Endpoint(**e) for e in d.get("endpoints", [])],
         ports=[PortMapping(**p) for p in d.get("ports", [])],
+        dns_ports=list(d.get("dns_ports", [])),
     )

@@ -114,8 +114,12 @@ def reconcile(svc: NetworkService, live: set[str] | None) -> dict[str, Any]:
                 svc.holder.hold(m.proto, m.host_ip, m.host_port)
             except NetworkError as exc:  # the rule still works; say why it is not held
                 log.warning("published port %s:%s not reserved: %s", m.host_ip, m.host_port, exc)
-        with contextlib.suppress(NetworkError, OSError):
-            svc.dns.add_sandbox(sb.container_id, sb.path)
+        if sb.dns_ports:
+            try:
+                svc._serve_dns(sb)
+                svc.store.save_sandbox(sb)
+            except (NetworkError, OSError) as exc:
+                log.warning("embedded DNS for %s not served: %s", sb.container_id[:12], exc)
     svc._apply_rules(check_hooks=True)
     return report
 

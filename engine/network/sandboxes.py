@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import secrets
+import subprocess
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -20,7 +21,7 @@ from typing import Any
 
 from shoal.engine.network import bridge, etcfiles, nsutil, ports, views
 from shoal.engine.network.config import NetworkConfig
-from shoal.engine.network.dns import DnsServer
+from shoal.engine.network.dns import DnsServer, sandbox_rules
 from shoal.engine.network.errors import (
     EndpointNotFound,
     InvalidNetworkConfig,
@@ -66,7 +67,7 @@ class SandboxMixin:
         return sb.path if sb else None
 
     def sandbox_create(self, cid: str) -> str:
-        """Create CID's network namespace (lo up, embedded DNS listening); return its path.
+        """Create CID's network namespace (lo up); return its path.
 
         Idempotent: an existing sandbox's path is returned as it is.
         """
@@ -85,15 +86,30 @@ class SandboxMixin:
             nsutil.create(path, parent=self.cfg.netns, setup=lo_up)
             sb = Sandbox(container_id=cid, path=str(path))
             try:
-                self.dns.add_sandbox(cid, sb.path)
                 self.sandboxes[cid] = sb
                 self.store.save_sandbox(sb)
             except BaseException:
                 self.sandboxes.pop(cid, None)
-                self.dns.remove_sandbox(cid)
                 nsutil.remove(path)
                 raise
             return sb.path
+
+    def _serve_dns(self, sb: Sandbox) -> None:
+        """Serve the embedded DNS in SB (on its previous ports if it had some)."""
+        want = (sb.dns_ports[0], sb.dns_ports[1]) if len(sb.dns_ports) == 2 else (0, 0)
+        got = self.dns.add_sandbox(sb.container_id, sb.path, want)
+        if got != want:
+            text = sandbox_rules(*got)
+
+            def load() -> subprocess.CompletedProcess[str]:
+                return subprocess.run(["iptables-restore"], input=text, capture_output=True,
+                                      text=True, check=False)
+
+            res = nsutil.run_in(sb.path, load)
+            if res.returncode != 0:
+                self.dns.remove_sandbox(sb.container_id)
+                raise NetworkSystemError(f"embedded DNS rules: {res.stderr.strip()}")
+            sb.dns_ports = list(got)
 
     def sandbox_remove(self, cid: str) -> None:
         """Remove CID's ports, endpoints, DNS sockets and namespace (missing parts are fine)."""
@@ -156,6 +172,13 @@ class SandboxMixin:
                 self.ipam.release(n.id, addr)
                 raise
             sb.endpoints.append(e)
+            if n.dns:
+                try:
+                    self._serve_dns(sb)
+                except BaseException:
+                    sb.endpoints.remove(e)
+                    self._drop_endpoint_kernel(e)
+                    raise
             self.store.save_sandbox(sb)
             self._reindex()
             return views.endpoint_settings(n, e)
@@ -184,9 +207,12 @@ class SandboxMixin:
             self._reindex()
 
     def _drop_endpoint(self, sb: Sandbox, e: Endpoint) -> None:
+        self._drop_endpoint_kernel(e)
+        sb.endpoints.remove(e)
+
+    def _drop_endpoint_kernel(self, e: Endpoint) -> None:
         bridge.delete_link(self.nl, e.host_veth)
         self.ipam.release(e.network_id, e.ip)
-        sb.endpoints.remove(e)
 
     def endpoint_settings(self, cid: str, exposed: Iterable[str] = ()) -> dict[str, Any]:
         """Return CID's NetworkSettings for container inspect (Networks, Ports, SandboxKey)."""

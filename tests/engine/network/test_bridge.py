@@ -96,6 +96,11 @@ def test_connectivity_isolation_and_dns(svc):
     assert dns_query(p2, "UNO.") == (0, [e1["IPAddress"]])
     assert dns_query(p2, C1[:12], tcp=True) == (0, [e1["IPAddress"]])
     assert dns_query(p1, "three")[0] == dnsmsg.NXDOMAIN  # not on a shared network
+    # port 53 stays free in the container: its own DNS server can bind the wildcard
+    own = nsutil.run_in(p1, lambda: socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+    with own:
+        own.bind(("0.0.0.0", 53))
+        assert dns_query(p1, "two") == (0, [e2["IPAddress"]])
     assert svc.resolv_conf(C1).startswith("nameserver 127.0.0.11\n")
     assert f"{e1['IPAddress']}\thost1" in svc.hosts(C1, "host1")
 
@@ -109,7 +114,7 @@ def test_connectivity_isolation_and_dns(svc):
         default = [r for r in nl.routes() if r.dst.prefixlen == 0]
     assert {"eth0", "eth1"} <= names and default[0].gateway == e1["Gateway"]
     with Netlink(p3) as nl:  # the internal network gives no route out
-        assert [r for r in nl.routes() if r.dst.prefixlen == 0][0].gateway == e3["Gateway"]
+        assert next(r for r in nl.routes() if r.dst.prefixlen == 0).gateway == e3["Gateway"]
     svc.disconnect("a", C1)
     assert not ping(p2, e1["IPAddress"])
     with pytest.raises(Exception, match="not connected"):

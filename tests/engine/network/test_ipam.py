@@ -14,8 +14,14 @@ from shoal.engine.network.errors import (
     NetworkConflict,
     PoolExhausted,
 )
-from shoal.engine.network.ipam import DEFAULT_POOLS, Ipam, Pool, parse_pools, parse_subnet, \
-    pick_subnet
+from shoal.engine.network.ipam import (
+    DEFAULT_POOLS,
+    Ipam,
+    Pool,
+    parse_pools,
+    parse_subnet,
+    pick_subnet,
+)
 
 N = ipaddress.IPv4Network
 

@@ -116,6 +116,8 @@ class NetworkService(SandboxMixin):
     def teardown(self) -> None:
         """Remove everything this service created in the kernel and its state (tests, uninstall)."""
         with self._lock:
+            if self._nl is None:
+                self._nl = Netlink(self.cfg.netns)
             for cid in list(self.sandboxes):
                 self.sandbox_remove(cid)
             for n in list(self.networks.values()):

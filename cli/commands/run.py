@@ -16,6 +16,8 @@ The request flow is docker's (cli/command/container/run.go):
 
 from __future__ import annotations
 
+import sys
+
 from .. import opts as o
 from ..errors import APIError, CLIError, StatusError
 from ..flags import Command, Flag
@@ -208,8 +210,12 @@ def familiar(ref: str) -> str:
 
 
 def create_container(ctx: Context, opts: Options, params: dict[str, Any],
-                     body: dict[str, Any]) -> str:
-    """POST /containers/create, pulling the image first when missing (per --pull)."""
+                     body: dict[str, Any], meanwhile: Any = None) -> str:
+    """POST /containers/create, pulling the image first when missing (per --pull).
+
+    ``meanwhile()`` runs while the daemon works on the request (run uses it to
+    import what attaching needs, overlapping that with the daemon's work).
+    """
     client = ctx.client
     image = body["Image"]
     if opts.pull == "always":
@@ -217,7 +223,10 @@ def create_container(ctx: Context, opts: Options, params: dict[str, Any],
 
         pull_image(ctx, image, quiet=opts.quiet, to_stderr=True)
     try:
-        resp = client.post("/containers/create", params, body)
+        client.send("POST", "/containers/create", params, body)
+        if meanwhile is not None:
+            meanwhile()
+        resp = client.get_response("POST").json()
     except APIError as exc:
         if exc.status != 404 or opts.pull == "never" or "image" not in exc.message.lower():
             raise
@@ -285,7 +294,8 @@ def run(ctx: Context, argv: list[str]) -> int:
             report_error(ctx, "run", str(exc), True)
             return 125
     try:
-        cid = create_container(ctx, opts, params, body)
+        cid = create_container(ctx, opts, params, body,
+                               None if opts.detach else _import_session_modules)
     except CLIError as exc:
         report_error(ctx, "run", str(exc), True)
         return 125
@@ -308,6 +318,12 @@ def run(ctx: Context, argv: list[str]) -> int:
     return run_attached(ctx, cid, tty=body["Tty"], stdin=stdin, stdout=stdout, stderr=stderr,
                         auto_remove=opts.rm, sig_proxy=opts.sig_proxy,
                         on_start_error=start_failed, escape=escape)
+
+
+def _import_session_modules() -> None:
+    from .. import streams  # noqa: F401
+    if "signal" not in sys.modules:
+        import signal  # noqa: F401
 
 
 def run_attached(ctx: Context, cid: str, *, tty: bool, stdin: bool, stdout: bool,
@@ -393,7 +409,8 @@ def _attach_start_wait(ctx: Context, cid: str, tty: bool, stdin: bool, stdout: b
 def _wait_status(ctx: Context, waiter: Any, quiet: bool = False) -> int:
     """Read the answer of the wait registered before start: the exit code (125 on error)."""
     try:
-        doc = waiter.get_response("POST").json() or {}
+        # The first JSON document is the answer: don't wait for the end of the body.
+        doc = next(iter(waiter.get_response("POST").iter_json()), None) or {}
     except CLIError as exc:
         if not quiet:
             ctx.err(f"error waiting for container: {exc}\n")

@@ -1,0 +1,113 @@
+"""Overlay: two hosts (namespaces on an isolated underlay bridge), one container each.
+
+The underlay bridge lives in the machine's namespace, where br_netfilter may
+send bridged frames through FORWARD with a DROP policy (dockerd's): the test
+adds its own ACCEPT rule for that bridge and removes it afterwards.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from shoal.engine.network import nsutil
+from shoal.engine.network.bridge import mac_for
+from shoal.engine.network.netlink import Netlink
+from tests.engine.network.conftest import host_counts, make_service, ping, sh
+from tests.engine.network.test_bridge import dns_query
+
+pytestmark = pytest.mark.root
+UNDERLAY = "10.231.7"  # a private /24 the machine does not route
+BR = f"shtu{os.getpid() % 100000}"
+RULE = f"FORWARD -i {BR} -o {BR} -m comment --comment shoal-test -j ACCEPT"
+
+
+@pytest.fixture
+def underlay(make_ns) -> Iterator[list[str]]:
+    """Return two host namespaces at UNDERLAY.1 and .2 on an isolated bridge."""
+    with Netlink() as nl:
+        assert nl.link(BR) is None
+        nl.add_bridge(BR)
+        br = nl.index(BR)
+        nl.set_link(br, up=True)
+    sh(None, f"iptables -I {RULE}", check=True)
+    hosts = []
+    try:
+        for i in (1, 2):
+            ns = make_ns(f"host{i}")
+            sh(ns, "iptables -P FORWARD DROP", check=True)
+            fd = os.open(ns, os.O_RDONLY)
+            with Netlink() as nl:
+                nl.add_veth(f"{BR}h{i}", "eth0", peer_netns_fd=fd)
+                nl.set_link(nl.index(f"{BR}h{i}"), master=br, up=True)
+            os.close(fd)
+            with Netlink(ns) as nl:
+                idx = nl.index("eth0")
+                nl.add_address(idx, ipaddress.IPv4Interface(f"{UNDERLAY}.{i}/24"))
+                nl.set_link(idx, up=True)
+            hosts.append(ns)
+        yield hosts
+    finally:
+        sh(None, f"iptables -D {RULE}")
+        with Netlink() as nl:
+            for name in (f"{BR}h1", f"{BR}h2", BR):
+                if (lk := nl.link(name)) is not None:
+                    nl.delete_link(lk.index)
+
+
+def test_overlay_between_two_hosts(tmp_path, underlay):
+    before = [host_counts(h) for h in underlay]
+    svcs = [make_service(tmp_path / f"h{i}", h) for i, h in enumerate(underlay)]
+    for s in svcs:
+        s.start()
+    try:
+        cids = ["a" * 64, "b" * 64]
+        ips = ["10.232.0.2", "10.232.0.3"]
+        names = ["alpha", "beta"]
+        sandboxes = []
+        for i, s in enumerate(svcs):
+            n = s.create_overlay("ov", vni=4242, subnet="10.232.0.0/24", network_id="f" * 64)
+            assert n.mtu == 1450 and n.vxlan == "shvx4242"
+            sandboxes.append(s.sandbox_create(cids[i]))
+            ep = s.connect("ov", cids[i], names[i], ip=ips[i])
+            assert ep["IPAddress"] == ips[i] and ep["Gateway"] == ""
+        for i, s in enumerate(svcs):  # what the manager would tell each host
+            j = 1 - i
+            s.add_peer("ov", f"{UNDERLAY}.{j + 1}")
+            s.add_endpoint("ov", ips[j], mac_for(ips[j]), f"{UNDERLAY}.{j + 1}", name=names[j])
+        fdb = sh(underlay[0], "bridge fdb show dev shvx4242").stdout
+        assert f"00:00:00:00:00:00 dst {UNDERLAY}.2" in fdb
+        assert f"{mac_for(ips[1])} dst {UNDERLAY}.2" in fdb
+
+        assert ping(sandboxes[0], ips[1]) and ping(sandboxes[1], ips[0])
+        assert dns_query(sandboxes[0], "beta") == (0, [ips[1]])
+
+        def listen() -> socket.socket:
+            return socket.create_server((ips[1], 7000))
+
+        srv = nsutil.run_in(sandboxes[1], listen)
+        srv.settimeout(3)
+        with srv:
+            c = nsutil.run_in(sandboxes[0], lambda: socket.create_connection((ips[1], 7000), 3))
+            with c:
+                conn, peer = srv.accept()
+                with conn:
+                    c.sendall(b"x" * 4000)  # more than one overlay MTU
+                    got = b""
+                    while len(got) < 4000:
+                        got += conn.recv(4096)
+                    conn.sendall(b"ok")
+                    assert c.recv(2) == b"ok" and peer[0] == ips[0]
+
+        svcs[0].remove_endpoint("ov", ips[1])
+        svcs[0].remove_peer("ov", f"{UNDERLAY}.2")
+        assert "dst" not in sh(underlay[0], "bridge fdb show dev shvx4242").stdout
+        assert not ping(sandboxes[0], ips[1])
+    finally:
+        for s in svcs:
+            s.teardown()
+    assert [host_counts(h) for h in underlay] == before

@@ -69,12 +69,13 @@ async def test_identity_inside(harness):
 
 
 async def test_user_and_groups(harness):
-    spec = harness.spec(["sh", "-c", "id; grep CapEff /proc/self/status; touch /root/x"],
+    spec = harness.spec(["sh", "-c", "id; grep Cap /proc/self/status; touch /root/x"],
                         uid=1000, gid=1000, additional_gids=[10])  # fmt: skip
     state, out, err = await harness.run(spec)
     text = out.decode()
     assert "uid=1000(app) gid=1000(app)" in text and "10(wheel)" in text
-    assert "CapEff:\t0000000000000000" in text
+    assert "CapEff:\t0000000000000000" in text and "CapPrm:\t0000000000000000" in text
+    assert "CapBnd:\t00000000a80425fb" in text
     assert b"Permission denied" in err and state.exit_code == 1
 
 
@@ -247,3 +248,24 @@ async def test_host_network(harness):
     _, out, _ = await harness.run(spec)
     host_lines = len(Path("/proc/net/dev").read_text().splitlines())
     assert int(out) == host_lines
+
+
+async def test_join_network_namespace_by_path(harness):
+    first = harness.spec(["sleep", "100"])
+    await harness.rt.create(first)
+    pid = await harness.rt.start(first.id)
+    netns = f"/proc/{pid}/ns/net"
+    second = harness.spec(["readlink", "/proc/self/ns/net"], net_namespace=netns)
+    _, out, _ = await harness.run(second)
+    assert out.decode().strip() == Path(netns).readlink().name
+
+
+async def test_custom_capabilities(harness):
+    spec = harness.spec(
+        ["grep", "Cap", "/proc/self/status"],
+        capabilities=["CAP_NET_ADMIN", "KILL"],
+        no_new_privileges=False,
+    )
+    _, out, _ = await harness.run(spec)
+    status = dict(ln.split(":\t", 1) for ln in out.decode().splitlines())
+    assert status["CapEff"] == status["CapBnd"] == f"{(1 << 12) | (1 << 5):016x}"

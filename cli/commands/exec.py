@@ -21,6 +21,7 @@ from . import parse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from ..client import Client
     from ..context import Context
 
 EXEC = Command("{prog} [OPTIONS] CONTAINER COMMAND [ARG...]",
@@ -106,10 +107,21 @@ def exec_(ctx: Context, argv: list[str]) -> int:
             raw.restore()
     if session.detached:
         return 0
-    try:
-        info = client.get(f"/exec/{exec_id}/json") or {}
-    except CLIError:
-        return -1 & 0xFF
+    return _exit_code(client, exec_id)
+
+
+def _exit_code(client: Client, exec_id: str) -> int:
+    """Return the exec's exit code; the stream may close just before it is recorded."""
+    import time
+
+    for attempt in range(100):
+        try:
+            info = client.get(f"/exec/{exec_id}/json") or {}
+        except CLIError:
+            return 255  # the daemon went away (docker: -1)
+        if not info.get("Running") or attempt == 99:
+            break
+        time.sleep(0.01)
     code = info.get("ExitCode")
     return int(code) if code is not None else 0
 

@@ -280,7 +280,10 @@ class Loop:
                 self.stdin_fd = -1
             os.close(fd)
             return
-        self.log.write(stream, data)
+        try:
+            self.log.write(stream, data)
+        except OSError as exc:  # a full disk must not cut attached clients off
+            print(f"shim: log: {exc}", file=sys.stderr, flush=True)
         frame = proto.frame(proto.STDOUT if stream == 1 else proto.STDERR, data)
         for c in list(self.clients.values()):
             if c.attached:
@@ -376,7 +379,12 @@ class Loop:
             self.released = True
             self.state["started_at"] = rfc3339_nano()
             self.pending_starts.append(c)
-            self.ctl.send(b"G")
+            try:
+                self.ctl.send(b"G")
+            except OSError:  # it died before its release; the pidfd will tell
+                self.pending_starts.remove(c)
+                self._reply(c, {"error": "container process has exited", "kind": "not_running"},
+                            proto.ERROR)  # fmt: skip
 
     def _signal(self, c: Client, sig: int) -> None:
         if self.exited:

@@ -269,3 +269,11 @@ async def test_custom_capabilities(harness):
     _, out, _ = await harness.run(spec)
     status = dict(ln.split(":\t", 1) for ln in out.decode().splitlines())
     assert status["CapEff"] == status["CapBnd"] == f"{(1 << 12) | (1 << 5):016x}"
+
+
+async def test_long_ids_and_paths(harness):
+    # sun_path holds 108 bytes: longer socket paths go through /proc/self/fd/N/.
+    spec = harness.spec(["echo", "long"], id="f" * 64)
+    assert len(str(harness.rt.root / spec.id / "shim.sock")) > 108
+    state, out, _ = await harness.run(spec)
+    assert (state.exit_code, out) == (0, b"long\n")

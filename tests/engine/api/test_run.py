@@ -20,7 +20,7 @@ def test_run_is_isolated(clean):
     r = clean.cli("run", "--rm", "-h", "fishbowl", "busybox", "sh", "-c",
                   "echo $$; hostname; cat /proc/self/status | grep -E '^(CapEff|NoNewPrivs)'; "
                   "ls /sys >/dev/null && touch /sys/x 2>/dev/null || echo sys-ro; "
-                  "ls /dev | tr '\\n' ' '; ip link 2>/dev/null | grep -c '^[0-9]'")
+                  "ls /dev | tr '\\n' ' '; echo; ip link 2>/dev/null | grep -c '^[0-9]'")
     lines = r.stdout.splitlines()
     assert r.returncode == 0, r.stderr
     assert lines[0] == "1"  # PID 1 in its own pid namespace
@@ -85,19 +85,26 @@ def test_stop_escalates_to_sigkill_after_grace(clean):
 
 
 def test_stop_signal_from_image_change(clean, busybox_tar):
-    clean.cli("import", "-c", "STOPSIGNAL SIGUSR1", "-c", 'CMD ["sleep", "100"]',
+    cmd = '["sh", "-c", "trap \'echo got-usr1; exit 3\' USR1; while true; do sleep 0.1; done"]'
+    clean.cli("import", "-c", "STOPSIGNAL SIGUSR1", "-c", f"CMD {cmd}",
               str(busybox_tar), "busybox:usr1", check=True)
     cid = clean.cli("run", "-d", "busybox:usr1").stdout.strip()
+    time.sleep(0.3)
     clean.cli("stop", "-t", "5", cid, check=True)
-    assert clean.cli("wait", cid).stdout.strip() == str(128 + 10)  # killed by SIGUSR1
+    assert clean.cli("wait", cid).stdout.strip() == "3"  # the trap answered SIGUSR1
+    assert clean.cli("logs", cid).stdout == "got-usr1\n"
     clean.cli("rm", cid, check=True)
     clean.cli("rmi", "busybox:usr1", check=True)
 
 
 def test_kill_restart_start(clean):
     cid = clean.cli("run", "-d", "busybox", "sleep", "100").stdout.strip()
-    clean.cli("kill", "-s", "TERM", cid, check=True)
-    assert clean.cli("wait", cid).stdout.strip() == "143"
+    clean.cli("kill", "-s", "TERM", cid, check=True)  # PID 1 without a handler ignores it
+    time.sleep(0.2)
+    st, info = clean.api("GET", f"/containers/{cid}/json")
+    assert info["State"]["Running"] is True
+    clean.cli("kill", cid, check=True)
+    assert clean.cli("wait", cid).stdout.strip() == "137"
     clean.cli("start", cid, check=True)
     st, info = clean.api("GET", f"/containers/{cid}/json")
     assert info["State"]["Running"] is True
@@ -139,9 +146,12 @@ def test_resource_limits_in_cgroup(clean):
 
 
 def test_memory_limit_is_enforced(clean):
-    r = clean.cli("run", "--rm", "--memory", "16m", "busybox", "sh", "-c",
-                  "head -c 64m /dev/zero | tail -c 1 >/dev/null; echo survived")
-    assert r.returncode == 137 and "survived" not in r.stdout
+    r = clean.cli("run", "--name", "oom", "--memory", "16m", "busybox",
+                  "dd", "if=/dev/zero", "of=/dev/null", "bs=64M", "count=1")
+    assert r.returncode == 137
+    st, info = clean.api("GET", "/containers/oom/json")
+    assert info["State"]["OOMKilled"] is True
+    clean.cli("rm", "oom", check=True)
 
 
 def test_logs_follow_streams_until_exit(clean):

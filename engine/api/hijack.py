@@ -88,7 +88,7 @@ async def hijack(request: web.Request, content_type: str) -> Hijacked:
     assert transport is not None
     old: Any = request.protocol
     tail = bytes(getattr(old, "_message_tail", b"") or b"")
-    proto = _RawProtocol(transport, tail)  # type: ignore[arg-type]
+    proto = _RawProtocol(transport, tail)
     transport.set_protocol(proto)
     resp.force_close()
     return Hijacked(resp, proto)

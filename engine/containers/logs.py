@@ -94,9 +94,9 @@ async def read_logs(
         pending += chunk
         *complete, pending = pending.split(b"\n")
         for raw in complete:
-            line = _decode(raw, opts)
-            if line is not None and line.stream:
-                yield line
+            decoded = _decode(raw, opts)
+            if decoded is not None and decoded.stream:
+                yield decoded
         if not running and not chunk:
             return
         if not chunk:

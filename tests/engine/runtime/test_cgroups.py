@@ -153,3 +153,28 @@ def test_real_v1_on_this_host():
         m.destroy(path)
         m.destroy(path.split("/")[0])
     assert not m.exists(path.split("/")[0]) and os.path.exists("/sys/fs/cgroup/memory")
+
+
+UNIFIED = Path("/sys/fs/cgroup/unified")
+
+
+@pytest.mark.root
+def test_real_v2_on_the_hybrid_unified_mount():
+    if not (UNIFIED / "cgroup.controllers").exists():
+        pytest.skip("no cgroup2 mount at /sys/fs/cgroup/unified")
+    m = CgroupManager(UNIFIED)
+    assert m.version == 2
+    parent = f"shoal-test-{uuid.uuid4().hex[:8]}"
+    path = f"{parent}/c1"
+    m.create(path)  # no controller is free for v2 here: only the tree and its procs
+    try:
+        sleepers = [subprocess.Popen(["sleep", "60"]) for _ in range(3)]
+        for s in sleepers:
+            m.add(path, s.pid)
+        assert m.pids(path) == sorted(s.pid for s in sleepers)
+        m.destroy(path)  # cgroup.kill, then rmdir
+        assert [s.wait(timeout=5) for s in sleepers] == [-9, -9, -9]
+        assert not m.exists(path)
+    finally:
+        m.destroy(parent)
+    assert not m.exists(parent)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from shoal.engine.errors import NotRunning
+from shoal.engine.runtime.cgroups import CgroupManager
 from shoal.engine.runtime.errors import (
     AlreadyExists,
     ExecNotFound,
@@ -18,6 +19,7 @@ from shoal.engine.runtime.errors import (
     StartFailed,
     StillRunning,
 )
+from shoal.engine.runtime.runtime import Runtime
 from shoal.engine.runtime.spec import Mount, Resources
 from shoal.engine.runtime.state import read_doc
 
@@ -277,3 +279,24 @@ async def test_long_ids_and_paths(harness):
     assert len(str(harness.rt.root / spec.id / "shim.sock")) > 108
     state, out, _ = await harness.run(spec)
     assert (state.exit_code, out) == (0, b"long\n")
+
+
+async def test_runs_under_a_cgroup_v2_manager(harness):
+    unified = Path("/sys/fs/cgroup/unified")
+    if not (unified / "cgroup.controllers").exists():
+        pytest.skip("no cgroup2 mount at /sys/fs/cgroup/unified")
+    rt = Runtime(harness.tmp / "v2shims", CgroupManager(unified))
+    spec = harness.spec(["cat", "/proc/self/cgroup"])
+    try:
+        await rt.create(spec)
+        stream = await rt.attach(spec.id)
+        await rt.start(spec.id)
+        out = b""
+        while (chunk := await stream.read()) is not None:
+            out += chunk[1]
+        assert (await rt.wait(spec.id)).exit_code == 0
+        assert f"0::/{spec.cgroup_path}\n".encode() in out
+        await rt.delete(spec.id)
+        assert not (unified / spec.cgroup_path).exists()
+    finally:
+        rt.cgroups.destroy(harness.cgroup_parent)

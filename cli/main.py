@@ -11,7 +11,7 @@ import os
 import sys
 
 from .errors import CLIError, StatusError, UsageError
-from .registry import COMMANDS, COMMON, GROUPS, Entry, Group, resolve
+from .registry import COMMANDS, COMMON, GROUPS, Group, resolve
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -159,5 +159,3 @@ def _group_help(name: str, group: Group) -> str:
     lines += ["", f"Run 'shoal {name} COMMAND --help' for more information on a command.", ""]
     return "\n".join(lines)
 
-
-__all__ = ["Entry", "main", "run"]

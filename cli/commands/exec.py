@@ -18,6 +18,7 @@ from .. import opts as o
 from ..errors import CLIError, StatusError
 from ..flags import Command, Flag
 from . import parse
+from .run import resizer
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -92,12 +93,7 @@ def exec_(ctx: Context, argv: list[str]) -> int:
         raw = RawTerminal(ctx.stdin_fd).__enter__()
     try:
         if opts.tty and isatty(ctx.stdin_fd):
-            resizer = client.clone()
-
-            def resize(h: int, w: int) -> None:
-                resizer.request("POST", f"/exec/{exec_id}/resize", {"h": h, "w": w}).read()
-
-            monitor_tty_size(resize, 1)
+            monitor_tty_size(resizer(client, f"/exec/{exec_id}/resize"), 1)
         session = stream_session(hj, opts.tty, ctx.stdin_fd if attach_stdin else None,
                                  Output(ctx.out_bytes(), ctx.err_bytes()),
                                  on_output_end=raw.restore if raw is not None else None,
@@ -173,8 +169,7 @@ def attach(ctx: Context, argv: list[str]) -> int:
         raise CLIError(str(exc)) from None
     undo = None
     if opts.sig_proxy and not tty:
-        killer = client.clone()
-        undo = forward_signals(lambda sig: killer.request(
+        undo = forward_signals(lambda sig: client.clone().request(
             "POST", f"/containers/{cid}/kill", {"signal": sig}).read())
     waiter = client.clone()
     waiter.send("POST", f"/containers/{cid}/wait")
@@ -183,9 +178,7 @@ def attach(ctx: Context, argv: list[str]) -> int:
     raw = RawTerminal(ctx.stdin_fd).__enter__() if tty and stdin else None
     try:
         if tty and isatty(1):
-            resizer = client.clone()
-            monitor_tty_size(lambda h, w: resizer.request(
-                "POST", f"/containers/{cid}/resize", {"h": h, "w": w}).read(), 1)
+            monitor_tty_size(resizer(client, f"/containers/{cid}/resize"), 1)
         session = stream_session(hj, tty, ctx.stdin_fd if stdin else None,
                                  Output(ctx.out_bytes(), ctx.err_bytes()),
                                  on_output_end=raw.restore if raw is not None else None,

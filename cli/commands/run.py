@@ -338,10 +338,13 @@ def run_attached(ctx: Context, cid: str, *, tty: bool, stdin: bool, stdout: bool
     client = ctx.client
     undo_signals = None
     if sig_proxy:
-        killer = client.clone()
-
+        # A fresh connection per signal: the handler may interrupt itself.
         def kill(sig: str) -> None:
-            killer.request("POST", f"/containers/{cid}/kill", {"signal": sig}).read()
+            killer = client.clone()
+            try:
+                killer.request("POST", f"/containers/{cid}/kill", {"signal": sig}).read()
+            finally:
+                killer.close()
 
         undo_signals = forward_signals(kill)
     try:
@@ -386,12 +389,7 @@ def _attach_start_wait(ctx: Context, cid: str, tty: bool, stdin: bool, stdout: b
                 _wait_status(ctx, waiter, quiet=True)
             return code
         if hj is not None and tty and isatty(1):
-            resizer = client.clone()
-
-            def resize(h: int, w: int) -> None:
-                resizer.request("POST", f"/containers/{cid}/resize", {"h": h, "w": w}).read()
-
-            monitor_tty_size(resize, 1)
+            monitor_tty_size(resizer(client, f"/containers/{cid}/resize"), 1)
         if hj is not None:
             session = stream_session(
                 hj, tty, ctx.stdin_fd if stdin else None,
@@ -404,6 +402,19 @@ def _attach_start_wait(ctx: Context, cid: str, tty: bool, stdin: bool, stdout: b
     finally:
         if raw is not None:
             raw.restore()
+
+
+def resizer(client: Any, path: str) -> Any:
+    """Return resize(h, w) posting to path on a fresh connection (SIGWINCH may nest)."""
+
+    def resize(h: int, w: int) -> None:
+        conn = client.clone()
+        try:
+            conn.request("POST", path, {"h": h, "w": w}).read()
+        finally:
+            conn.close()
+
+    return resize
 
 
 def _wait_status(ctx: Context, waiter: Any, quiet: bool = False) -> int:

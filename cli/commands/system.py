@@ -28,7 +28,7 @@ def version(ctx: Context, argv: list[str]) -> int:
     client_info = {
         "Version": __version__, "ApiVersion": API_VERSION,
         "PythonVersion": platform.python_version(),
-        "Os": sys_os(), "Arch": platform.machine(),
+        "Os": platform.system().lower(), "Arch": go_arch(platform.machine()),
     }
     server_error = None
     try:
@@ -61,9 +61,10 @@ def version(ctx: Context, argv: list[str]) -> int:
     return 0
 
 
-def sys_os() -> str:
-    """Return the client OS as Go names it (linux, darwin, ...)."""
-    return platform.system().lower()
+def go_arch(machine: str) -> str:
+    """Return an architecture as Go (and docker) names it: x86_64 -> amd64."""
+    return {"x86_64": "amd64", "aarch64": "arm64", "i686": "386", "armv7l": "arm"}.get(
+        machine, machine)
 
 
 INFO = Command("{prog} [OPTIONS]", "Display system-wide information", [

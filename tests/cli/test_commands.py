@@ -272,3 +272,16 @@ def test_keep_alive_one_connection_per_command(daemon, shoal):
     before = daemon.connections
     shoal("rm", "-f", *[c.id for c in daemon.containers.values()])
     assert daemon.connections - before == 1
+
+
+def test_go_timestamp():
+    from shoal.cli.commands.containers import go_timestamp
+
+    assert go_timestamp("1700000000") == "1700000000"
+    assert go_timestamp("1700000000.5") == "1700000000.5"
+    assert go_timestamp("10m", now=1000.0) == "400"
+    assert go_timestamp("1h30m", now=10000.0) == "4600"
+    assert go_timestamp("1.5s", now=10.0) == "8.5"
+    assert go_timestamp("2024-01-01T00:00:00Z") == "1704067200"
+    assert go_timestamp("2024-01-01") == "1704067200"
+    assert go_timestamp("") == ""

@@ -289,7 +289,10 @@ class EtcdCluster:
             raise
 
     async def stop(self) -> None:
-        await asyncio.gather(*(m.stop() for m in self.members))
+        """Stop the members one after the other (together, a leader waits for a
+        leadership transfer to a member that is going away too)."""
+        for m in self.members:
+            await m.stop()
 
     async def __aenter__(self) -> EtcdCluster:
         await self.start()

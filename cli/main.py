@@ -66,7 +66,9 @@ def run(argv: list[str], stdin_fd: int = 0) -> int:
             raise CLIError(f"shoal: '{' '.join(words)}' is not a shoal command.\n"
                            "See 'shoal --help'")
         if isinstance(entry, Group):
-            if args and not args[0].startswith("-"):
+            if args and args[0] not in ("-h", "--help"):
+                if args[0].startswith("-"):
+                    raise UsageError(f"unknown flag: {args[0]}", f"shoal {words[0]}")
                 raise CLIError(f"shoal: '{words[0]} {args[0]}' is not a shoal command.\n"
                                f"See 'shoal {words[0]} --help'")
             sys.stdout.write(_group_help(words[0], entry))

@@ -117,3 +117,15 @@ def test_exit_code_above_255_wraps(daemon):
     r = subprocess.run([*SHOAL, "run", "busybox", "fail", "257"], env=env,
                        capture_output=True, timeout=30)
     assert r.returncode == 1
+
+
+def test_group_flags(capsys):
+    assert run(["image", "--help"]) == 0
+    assert run(["image", "--bogus"]) == 125
+    assert "unknown flag: --bogus\nSee 'shoal image --help'." in capsys.readouterr().err
+
+
+def test_debug_prints_requests(daemon, capfd):
+    assert run(["-D", "-H", daemon.host, "ps"]) == 0
+    err = capfd.readouterr().err
+    assert "DEBU GET /v1.44/containers/json" in err and "DEBU <- 200 OK" in err

@@ -1,0 +1,5 @@
+"""Run the CLI as `python -m shoal.cli`."""
+
+from .main import main
+
+main()

@@ -8,6 +8,7 @@ from shoal.engine.api.app import ENGINE_KEY, add, body_json, json_response, qint
 from shoal.engine.api.bridge import pump
 from shoal.engine.api.hijack import hijack, wants_upgrade
 from shoal.engine.api.streams import MULTIPLEXED_STREAM, RAW_STREAM, encode
+from shoal.engine.errors import EngineError
 
 
 async def exec_create(request: web.Request) -> web.Response:
@@ -36,8 +37,20 @@ async def exec_start(request: web.Request) -> web.StreamResponse:
         await execs.wait(ex.id)
         await resp.write_eof()
         return resp
-    stream = await execs.start(ex.id)
-    conn = await hijack(request, ctype)
+    conns = []
+
+    async def answer_upgrade() -> None:
+        conns.append(await hijack(request, ctype))
+
+    try:
+        stream = await execs.start(ex.id, on_attached=answer_upgrade)
+    except EngineError as exc:
+        if not conns:
+            raise
+        await conns[0].write(f"{exc}\r\n".encode())  # the headers are gone: say it in-band
+        conns[0].close()
+        return conns[0].response
+    conn = conns[0]
     await pump(
         conn, stream, tty=tty, stdin=bool(ex.config.get("AttachStdin")),
         stdout=ex.config.get("AttachStdout", True) is not False,

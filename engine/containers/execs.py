@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,8 +88,19 @@ class ExecService:
         c.ExecIDs.append(ex.id)
         return ex
 
-    async def start(self, exec_id: str, detach: bool = False) -> Any | None:
-        """Start the exec; return its attach stream (None when detached)."""
+    async def start(
+        self,
+        exec_id: str,
+        detach: bool = False,
+        on_attached: Callable[[], Awaitable[Any]] | None = None,
+    ) -> Any | None:
+        """Start the exec; return its attach stream (None when detached).
+
+        ON_ATTACHED runs once the output is attached and before the process
+        runs: the API answers `101 UPGRADED` there, so that no output can race
+        ahead of the response headers (clients that read the raw socket after
+        parsing the headers, like the Docker SDK, would lose it).
+        """
         ex = self.get(exec_id)
         if ex.started:
             raise Conflict(f"exec {exec_id} has already been started")
@@ -109,6 +121,8 @@ class ExecService:
         try:
             if not detach:
                 stream = await self.runtime.attach(ex.id, stdin=bool(cfg.get("AttachStdin")))
+            if on_attached is not None:
+                await on_attached()
             ex.pid = await self.runtime.start(ex.id)
         except EngineError:
             st = self.runtime.state(ex.id)

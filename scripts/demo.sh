@@ -9,7 +9,7 @@ export SHOAL_HOST=unix://$ROOT/run/shoal.sock
 DAEMON_PID=""
 
 say() { printf '\n\033[1;36m$ %s\033[0m\n' "$*"; }
-run() { say "$*"; "$@"; }
+run() { say "$(printf '%q ' "$@")"; "$@"; }
 
 cleanup() {
   set +e

@@ -30,3 +30,5 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ setup.py -nt "$stam
   .venv/bin/pip install -q --disable-pip-version-check -e '.[test]'
   touch "$stamp"
 fi
+# Byte-compile once: with PYTHONDONTWRITEBYTECODE set, every CLI start would recompile.
+.venv/bin/python -m compileall -q shoal engine cli $(ls -d agent manager proto 2>/dev/null) >/dev/null || true

@@ -16,21 +16,19 @@ import os
 import re
 import shutil
 import signal
-import sys
 from pathlib import Path
 
 from ..errors import InvalidArgument, NotRunning, SystemFailure
 from . import protocol as proto
 from . import shimclient
 from .cgroups import CgroupManager
-from .errors import AlreadyExists, NoSuchProcess, ShimUnavailable, StartFailed, StillRunning
+from .errors import AlreadyExists, NoSuchProcess, ShimUnavailable, StillRunning
+from .launcher import ShimLauncher, wait_exit
 from .shimclient import AttachStream, ShimGone
 from .spec import ContainerSpec, Process
 from .state import LIVE, ShimState, alive, orphan_state, read_doc, read_state
 
-SHIM = Path(__file__).resolve().parent / "shim.py"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_SHIM_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
 
 
 class Runtime:
@@ -43,12 +41,17 @@ class Runtime:
         *,
         create_timeout: float = 60.0,
         kill_timeout: float = 10.0,
+        spare_shims: bool = True,
     ) -> None:
         self.root = Path(shims_root)
         self.root.mkdir(parents=True, exist_ok=True)
         self.cgroups = cgroups if cgroups is not None else CgroupManager()
-        self.create_timeout = create_timeout
+        self.launcher = ShimLauncher(spare=spare_shims, timeout=create_timeout)
         self.kill_timeout = kill_timeout
+
+    def close(self) -> None:
+        """Release the spare shim (running containers are not affected)."""
+        self.launcher.close()
 
     # ---- state on disk
 
@@ -153,38 +156,7 @@ class Runtime:
     async def _spawn(self, d: Path, config: str, rt: dict[str, object]) -> None:
         (d / "config.json").write_text(config)
         (d / "runtime.json").write_text(json.dumps(rt))
-        r, w = os.pipe()
-        try:
-            os.set_blocking(r, False)
-            args = [sys.executable, "-S", "-E", str(SHIM), str(d)]
-            actions = [
-                (os.POSIX_SPAWN_OPEN, 0, "/dev/null", os.O_RDONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 1, "/dev/null", os.O_WRONLY, 0),
-                (os.POSIX_SPAWN_OPEN, 2, str(d / "shim.log"), os.O_WRONLY | os.O_CREAT, 0o600),
-                (os.POSIX_SPAWN_DUP2, w, 3),
-            ]
-            if w == 3:  # dup2(3, 3) would keep close-on-exec
-                w2 = os.dup(w)
-                os.close(w)
-                w, actions[-1] = w2, (os.POSIX_SPAWN_DUP2, w2, 3)
-            pid = os.posix_spawn(sys.executable, args, _SHIM_ENV, file_actions=actions, setsid=True)
-        finally:
-            os.close(w)
-        try:
-            line = await asyncio.wait_for(_read_line(r), self.create_timeout)
-        except BaseException:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pid, signal.SIGKILL)  # the shim stays in this process group
-            raise
-        finally:
-            os.close(r)
-            _reap_soon(pid)
-        if not line:
-            log = (d / "shim.log").read_text(errors="replace").strip().splitlines()
-            raise StartFailed("shim failed to start" + (f": {log[-1]}" if log else ""))
-        doc = json.loads(line)
-        if not doc.get("ok"):
-            raise shimclient.error_from(doc)
+        await self.launcher.launch(d)
 
     # ---- operate
 
@@ -260,14 +232,14 @@ class Runtime:
                 return ShimState.from_doc(doc)
             shim_pid, shim_start = int(doc.get("shim_pid") or 0), int(doc.get("shim_start") or 0)
             if alive(shim_pid, shim_start):
-                await _wait_exit(shim_pid)
+                await wait_exit(shim_pid)
                 continue
             doc = read_doc(d) or doc
             if doc.get("status") not in LIVE:
                 return ShimState.from_doc(doc)
             st = orphan_state(doc)
             if st.status == "running":  # no shim, so no exit code; still wait for the end
-                await _wait_exit(st.pid)
+                await wait_exit(st.pid)
                 st = orphan_state(doc)
             return st
 
@@ -304,7 +276,7 @@ class Runtime:
         if not alive(pid, start):
             return
         try:
-            await asyncio.wait_for(_wait_exit(pid), self.kill_timeout)
+            await asyncio.wait_for(wait_exit(pid), self.kill_timeout)
         except TimeoutError:
             with contextlib.suppress(ProcessLookupError):
                 fd = os.pidfd_open(pid)
@@ -313,67 +285,3 @@ class Runtime:
                         signal.pidfd_send_signal(fd, signal.SIGKILL)
                 finally:
                     os.close(fd)
-
-
-async def _read_line(fd: int) -> bytes:
-    """Read from non-blocking FD until a newline or EOF."""
-    loop = asyncio.get_running_loop()
-    buf = bytearray()
-    done: asyncio.Future[None] = loop.create_future()
-
-    def readable() -> None:
-        try:
-            chunk = os.read(fd, 4096)
-        except BlockingIOError:
-            return
-        buf.extend(chunk)
-        if (not chunk or b"\n" in chunk) and not done.done():
-            done.set_result(None)
-
-    loop.add_reader(fd, readable)
-    try:
-        await done
-    finally:
-        loop.remove_reader(fd)
-    return bytes(buf).split(b"\n", 1)[0]
-
-
-async def _wait_exit(pid: int) -> None:
-    """Wait until PID exits; it need not be our child (pidfd)."""
-    try:
-        fd = os.pidfd_open(pid)
-    except ProcessLookupError:
-        return
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[None] = loop.create_future()
-
-    def exited() -> None:
-        if not done.done():
-            done.set_result(None)
-
-    loop.add_reader(fd, exited)
-    try:
-        await done
-    finally:
-        loop.remove_reader(fd)
-        os.close(fd)
-    _reap(pid)
-
-
-def _reap(pid: int) -> bool:
-    """Collect PID if it is our child and has exited; return False if it still runs."""
-    try:
-        return os.waitpid(pid, os.WNOHANG) != (0, 0)
-    except ChildProcessError:
-        return True
-
-
-_reapers: set[asyncio.Task[None]] = set()
-
-
-def _reap_soon(pid: int) -> None:
-    """Collect our child PID (the shim's first fork) now, or once it exits."""
-    if not _reap(pid):
-        task = asyncio.get_running_loop().create_task(_wait_exit(pid))
-        _reapers.add(task)
-        task.add_done_callback(_reapers.discard)

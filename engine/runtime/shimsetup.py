@@ -19,6 +19,7 @@ from __future__ import annotations
 import _signal
 import _socket
 import os
+import select
 import sys
 
 TYPE_CHECKING = False
@@ -37,6 +38,8 @@ else:
     from shimloop import Loop, proc_start_time, socket_address
 
 READY_FD = 3
+SPARE_FD = 4  # a spare shim reads its job (a state dir) here
+SPARE_IDLE = 5.0  # seconds a spare waits for a job before it exits
 
 
 class CreateError(Exception):
@@ -181,15 +184,40 @@ def _ready(doc: dict[str, Any]) -> None:
         pass
 
 
+def _await_job() -> str:
+    """Wait (as a spare) for a state dir on fd 4; exit if none comes or the daemon is gone."""
+    if not select.select([SPARE_FD], [], [], SPARE_IDLE)[0]:
+        os._exit(0)
+    data = b""
+    while not data.endswith(b"\n"):
+        chunk = os.read(SPARE_FD, 4096)
+        if not chunk:
+            break
+        data += chunk
+    if not data.endswith(b"\n"):
+        os._exit(0)  # the daemon closed the pipe: it will not use this spare
+    os.write(READY_FD, b"+")  # taken: from now on, failures are the job's
+    state_dir = data[:-1].decode()
+    log = os.open(state_dir + "/shim.log", os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    os.dup2(log, 2)
+    os.close(log)
+    return state_dir
+
+
 def main(argv: list[str]) -> None:
-    """Detach from the daemon, create the process, report on fd 3, serve until it is done."""
-    state_dir = os.path.abspath(argv[1])
+    """Detach from the daemon, create the process, report on fd 3, serve until it is done.
+
+    With ``--spare`` instead of a state dir, get ready (imports, detach) and
+    then wait for the daemon to write the state dir of a job on fd 4.
+    """
+    spare = argv[1] == "--spare"
     os.set_inheritable(READY_FD, False)
     if os.fork():
         os._exit(0)
     for sig in (_signal.SIGHUP, _signal.SIGINT, _signal.SIGTERM, _signal.SIGPIPE):
         _signal.signal(sig, _signal.SIG_IGN)
     os.chdir("/")
+    state_dir = _await_job() if spare else os.path.abspath(argv[1])
     os.closerange(READY_FD + 1, 1 << 16)
     shim = None
     try:

@@ -92,6 +92,7 @@ async def harness(rootfs: Path, tmp_path: Path) -> AsyncIterator[Harness]:
     for d in sorted(rt.root.iterdir(), key=lambda p: p.name in rt.list()):
         if d.exists():
             await rt.delete(d.name, force=True)
+    rt.close()
     cgroups.destroy(parent)
     assert list(rt.root.iterdir()) == []
     for doc in docs:

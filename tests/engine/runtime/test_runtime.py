@@ -299,4 +299,5 @@ async def test_runs_under_a_cgroup_v2_manager(harness):
         await rt.delete(spec.id)
         assert not (unified / spec.cgroup_path).exists()
     finally:
+        rt.close()
         rt.cgroups.destroy(harness.cgroup_parent)

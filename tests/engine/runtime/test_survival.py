@@ -67,6 +67,7 @@ async def test_shim_survives_its_creator(harness, death):
     assert open(spec.log_path).read().count("started") == 1
     doc = read_doc(fresh.root / spec.id)
     await fresh.delete(spec.id)
+    fresh.close()
     harness.assert_gone(spec, doc)
 
 
@@ -86,3 +87,25 @@ async def test_wait_survives_a_killed_shim(harness):
     final = await waiter
     assert (final.status, final.exit_code) == ("exited", 255)
     await harness.rt.delete(spec.id)
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+async def test_a_dead_spare_shim_is_replaced(harness, when):
+    """A spare that died before (write fails) or after (no "+") it was handed a job."""
+    first = harness.spec(["true"])
+    await harness.run(first)
+    spare = harness.rt.launcher._spare
+    assert spare is not None
+    if when == "before":
+        os.killpg(spare.pgid, signal.SIGKILL)
+        await asyncio.sleep(0.05)
+    else:
+        os.killpg(spare.pgid, signal.SIGSTOP)
+        asyncio.get_running_loop().call_later(0.05, os.killpg, spare.pgid, signal.SIGKILL)
+    launcher = harness.rt.launcher
+    spawned = []
+    real_spawn = launcher._spawn
+    launcher._spawn = lambda args, *rest: spawned.append(args[0]) or real_spawn(args, *rest)
+    state, out, _ = await harness.run(harness.spec(["echo", "ok"]))
+    assert (state.exit_code, out) == (0, b"ok\n")
+    assert spawned[0] != "--spare" and spawned[1:] == ["--spare"]  # a fresh shim did the job

@@ -57,6 +57,7 @@ class Informer:
         self.relists = 0  # full lists done, the first one included
         self._task: asyncio.Task[None] | None = None
         self._call: Any = None
+        self._delay = backoff[0]
 
     async def start(self) -> None:
         """List everything, then keep watching in the background."""
@@ -127,27 +128,25 @@ class Informer:
         return kind, obj
 
     async def _run(self) -> None:
-        delay = self.backoff[0]
+        """Watch forever: resume after breaks (with backoff), relist after compactions."""
         while True:
             try:
                 await self._watch()
+                log.warning("store watch stream ended; resuming")
             except _Compacted as exc:
                 log.info("store watch fell behind (%s); listing again", exc)
                 try:
                     await self.relist()
-                except (grpc.RpcError, aetcd.ClientError) as err:
+                    continue
+                except (grpc.RpcError, aetcd.ClientError, OSError) as err:
                     log.warning("store relist failed: %s", err)
-                    self.synced.clear()
-                    await asyncio.sleep(delay)
-                    delay = min(delay * 2, self.backoff[1])
-                continue
             except (grpc.RpcError, aetcd.ClientError, OSError) as exc:
-                log.warning("store watch broke: %s; retrying in %.1fs", exc, delay)
+                log.warning("store watch broke: %s; retrying in %.1fs", exc, self._delay)
+            except Exception:  # never let the cache stop following etcd silently
+                log.exception("store watch failed; retrying in %.1fs", self._delay)
             self.synced.clear()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self.backoff[1])
-            if self.synced.is_set():
-                delay = self.backoff[0]
+            await asyncio.sleep(self._delay)
+            self._delay = min(self._delay * 2, self.backoff[1])
 
     async def _watch(self) -> None:
         """Apply watch events from the cache's revision + 1 until the stream ends."""
@@ -175,6 +174,7 @@ class Informer:
                     raise _Compacted(f"watch cancelled: {resp.cancel_reason or 'no reason'}")
                 if resp.created:
                     self.synced.set()
+                    self._delay = self.backoff[0]
                 pending.extend(resp.events)
                 if resp.fragment:
                     continue

@@ -23,6 +23,7 @@ import json
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,6 @@ from .shimclient import error_from
 
 SHIM = Path(__file__).resolve().parent / "shim.py"
 _ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
-_reapers: set[asyncio.Task[None]] = set()
 
 
 def _high(fd: int) -> int:
@@ -199,8 +199,11 @@ def reap(pid: int) -> bool:
 
 
 def _reap_soon(pid: int) -> None:
-    """Collect our child PID now, or once it exits."""
+    """Collect our child PID now, or from a thread once it exits (no event loop needed)."""
     if not reap(pid):
-        task = asyncio.get_running_loop().create_task(wait_exit(pid))
-        _reapers.add(task)
-        task.add_done_callback(_reapers.discard)
+        threading.Thread(target=_waitpid, args=(pid,), name=f"reap-{pid}", daemon=True).start()
+
+
+def _waitpid(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)

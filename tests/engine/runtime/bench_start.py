@@ -67,6 +67,7 @@ async def bench(work: Path, rootfs: Path, n: int) -> dict[str, float]:
     cgroups = CgroupManager()
     parent = f"shoal-bench-{uuid.uuid4().hex[:6]}"
     rt = Runtime(work / "shims", cgroups)
+    cold = Runtime(work / "shims", cgroups, spare_shims=False)
     bundles = {name: make_bundle(name, work, rootfs) for name in ("runc", "crun")}
     times: dict[str, list[float]] = {}
 
@@ -81,28 +82,29 @@ async def bench(work: Path, rootfs: Path, n: int) -> dict[str, float]:
         await rt.create(host)
         await rt.start(host.id)
         for i in range(n + 1):
-            spec = ContainerSpec(
-                id=f"b{i}",
-                rootfs=str(rootfs),
-                process=Process(args=["true"], env=ENV),
-                hostname=f"b{i}",
-                cgroup_path=f"{parent}/b{i}",
-                log_path=str(work / f"b{i}.log"),
-            )
-            t0 = time.perf_counter()
-            await rt.create(spec)
-            t1 = time.perf_counter()
-            await rt.start(spec.id)
-            t2 = time.perf_counter()
-            await rt.wait(spec.id)
-            t3 = time.perf_counter()
-            await rt.delete(spec.id)
-            t4 = time.perf_counter()
-            record("shoal create", t1 - t0, i)
-            record("shoal start", t2 - t1, i)
-            record("shoal wait", t3 - t2, i)
-            record("shoal create+start+wait", t3 - t0, i)
-            record("shoal create+start+wait+delete", t4 - t0, i)
+            for label, runtime in (("shoal", rt), ("shoal without spare", cold)):
+                spec = ContainerSpec(
+                    id=f"b{i}-{label[-5:]}",
+                    rootfs=str(rootfs),
+                    process=Process(args=["true"], env=ENV),
+                    hostname=f"b{i}",
+                    cgroup_path=f"{parent}/b{i}-{label[-5:]}",
+                    log_path=str(work / f"b{i}.log"),
+                )
+                t0 = time.perf_counter()
+                await runtime.create(spec)
+                t1 = time.perf_counter()
+                await runtime.start(spec.id)
+                t2 = time.perf_counter()
+                await runtime.wait(spec.id)
+                t3 = time.perf_counter()
+                await runtime.delete(spec.id)
+                t4 = time.perf_counter()
+                record(f"{label} create", t1 - t0, i)
+                record(f"{label} start", t2 - t1, i)
+                record(f"{label} wait", t3 - t2, i)
+                record(f"{label} create+start+wait", t3 - t0, i)
+                record(f"{label} create+start+wait+delete", t4 - t0, i)
             t0 = time.perf_counter()
             await rt.exec_create(host.id, f"x{i}", Process(args=["true"], env=ENV))
             await rt.start(f"x{i}")
@@ -115,6 +117,7 @@ async def bench(work: Path, rootfs: Path, n: int) -> dict[str, float]:
     finally:
         for id in rt.list():
             await rt.delete(id, force=True)
+        rt.close()
         cgroups.destroy(parent)
     return {name: ms(values) for name, values in times.items()}
 
@@ -131,11 +134,13 @@ def main() -> None:
         result = asyncio.run(bench(work, rootfs, n))
     print(f"median of {n} runs of `true` (busybox rootfs, pid/net/ipc/uts/mnt namespaces, cgroup)")
     for name, value in result.items():
-        print(f"  {name:<34} {value:6.1f} ms")
+        print(f"  {name:<48} {value:6.1f} ms")
     runc = result.get("runc run")
     if runc:
-        for name in ("shoal create+start+wait", "shoal create+start+wait+delete"):
-            print(f"  ratio {name} / runc run = {result[name] / runc:.2f}")
+        for label in ("shoal", "shoal without spare"):
+            for what in ("create+start+wait", "create+start+wait+delete"):
+                name = f"{label} {what}"
+                print(f"  ratio {name} / runc run = {result[name] / runc:.2f}")
 
 
 if __name__ == "__main__":

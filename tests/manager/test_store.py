@@ -204,8 +204,8 @@ async def test_object_too_large_for_one_request(store: Store) -> None:
 async def test_batch_respects_smaller_etcd_limits(tmp_path) -> None:
     """etcd itself enforces the limits here: a wrong split would be refused."""
     cfg = EtcdConfig(data_dir=tmp_path / "etcd", max_txn_ops=16, max_request_bytes=64 * 1024)
-    async with EtcdProcess(cfg) as etcd:
-        async with connect([etcd.endpoint]) as c:
+    try:
+        async with EtcdProcess(cfg) as etcd, connect([etcd.endpoint]) as c:
             config = StoreConfig(max_txn_ops=16, max_request_bytes=64 * 1024)
             async with Store(c, config) as st:
                 svc = await st.create(service("limits"))
@@ -217,7 +217,8 @@ async def test_batch_respects_smaller_etcd_limits(tmp_path) -> None:
             wrong = Store(c, StoreConfig(root="/wrong"))
             with pytest.raises(InvalidObject):
                 await wrong.batch([Create(task(svc.id, s)) for s in range(1, 40)])
-    shutil.rmtree(tmp_path / "etcd", ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp_path / "etcd", ignore_errors=True)
 
 
 async def test_objects_of_every_kind_round_trip(store: Store) -> None:

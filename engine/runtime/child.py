@@ -73,8 +73,13 @@ def run(
             _setup_container(spec, ctl, stdio)
         proc = spec["process"]
         cwd = proc.get("cwd") or "/"
-        os.makedirs(cwd, exist_ok=True)
-        os.chdir(cwd)
+        try:
+            os.chdir(cwd)
+        except OSError as exc:
+            reason = os.strerror(exc.errno or 0).lower()
+            raise StartError(
+                f'chdir to cwd ("{cwd}") set in config.json failed: {reason}'
+            ) from None
         _set_credentials(proc)
         ctl.send(b"R")
         if ctl.recv(16) != b"G":
@@ -136,6 +141,8 @@ def _setup_container(spec: dict[str, Any], ctl: _socket.socket, stdio: Any) -> N
     if net == "new":
         _loopback_up()
     rootfs.prepare(spec)
+    # Like Docker, create a missing working directory (before "/" may turn read-only).
+    os.makedirs(spec["process"].get("cwd") or "/", exist_ok=True)
     _setup_stdio(spec["process"], ctl, stdio, console=True)
     rootfs.finish(spec)
     if spec.get("hostname"):

@@ -7,7 +7,7 @@ import signal
 import pytest
 
 from shoal.engine.errors import NotRunning
-from shoal.engine.runtime.errors import AlreadyExists, ExecNotFound
+from shoal.engine.runtime.errors import AlreadyExists, ExecNotFound, StartFailed
 from shoal.engine.runtime.spec import Process
 from shoal.engine.runtime.state import alive, read_doc
 
@@ -88,3 +88,11 @@ async def test_exec_dies_with_its_container(harness):
         await harness.rt.exec_create(spec.id, "late", Process(args=["true"], env=ENV))
     await harness.rt.delete(spec.id)
     assert harness.rt.list_execs(spec.id) == [] and list(harness.rt.root.iterdir()) == []
+
+
+async def test_exec_in_a_missing_workdir_fails_clearly(harness):
+    spec = await _running(harness)
+    proc = Process(args=["true"], env=ENV, cwd="/no/such/dir")
+    with pytest.raises(StartFailed, match=r'chdir to cwd \("/no/such/dir"\) set in config.json'):
+        await harness.rt.exec_create(spec.id, "nowd", proc)
+    assert not (harness.rt.root / "nowd").exists()

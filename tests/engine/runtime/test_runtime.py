@@ -113,10 +113,13 @@ async def test_filesystems(harness):
 
 
 async def test_readonly_rootfs(harness):
-    spec = harness.spec(["sh", "-c", "touch /x || echo ro; touch /tmp/y || echo tmp-ro"],
-                        readonly_rootfs=True)  # fmt: skip
+    spec = harness.spec(
+        ["sh", "-c", "pwd; touch /x || echo ro; touch /tmp/y || echo tmp-ro"],
+        readonly_rootfs=True,
+        cwd="/new/dir",
+    )
     _, out, _ = await harness.run(spec)
-    assert out.split() == [b"ro", b"tmp-ro"]
+    assert out.split() == [b"/new/dir", b"ro", b"tmp-ro"]
 
 
 async def test_memory_limit_and_oom(harness):

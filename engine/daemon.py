@@ -34,6 +34,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("-H", "--host", default=None,
                    help="listen address: unix:///path (default unix://<run-root>/shoal.sock)")
     p.add_argument("--cgroup-parent", default=None, help="cgroup parent (default shoal)")
+    p.add_argument("-b", "--bridge", default=None,
+                   help="device of the default bridge network (default shoal0)")
+    p.add_argument("--network-opt", action="append", default=[], metavar="KEY=VALUE",
+                   help="network option: default_subnet, pools, mtu, dns_forward, "
+                        "bridge_prefix, veth_prefix, chain_prefix, rule_tag")
     p.add_argument("-D", "--debug", action="store_true", help="debug logging")
     p.add_argument("-v", "--version", action="version", version=f"shoald {__version__}")
     return p.parse_args(argv)
@@ -52,6 +57,13 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         cfg.socket = Path(args.host[len("unix://"):])
     if args.cgroup_parent:
         cfg.cgroup_parent = args.cgroup_parent
+    if args.bridge:
+        cfg.extra["network.default_bridge"] = args.bridge
+    for opt in args.network_opt:
+        key, sep, value = opt.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"shoald: --network-opt wants KEY=VALUE, not {opt!r}")
+        cfg.extra[f"network.{key}"] = value
     return cfg
 
 

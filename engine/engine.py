@@ -5,6 +5,7 @@ The REST API (engine/api) and, later, the agent use only this object.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from shoal.engine.config import EngineConfig
 from shoal.engine.containers.execs import ExecService
 from shoal.engine.containers.service import ContainerService
 from shoal.engine.images.service import ImageService
+from shoal.engine.network.service import NetworkService
 from shoal.engine.runtime.cgroups import CgroupManager
 from shoal.engine.runtime.runtime import Runtime
 from shoal.engine.snapshots.overlay import Snapshotter
@@ -28,7 +30,10 @@ class Engine:
         self.snapshots = Snapshotter(config.snapshots_root, self.images)
         self.cgroups = CgroupManager()
         self.runtime = Runtime(config.shims_root, self.cgroups)
-        self.containers = ContainerService(config, self.images, self.snapshots, self.runtime)
+        self.networks = NetworkService(config)
+        self.containers = ContainerService(
+            config, self.images, self.snapshots, self.runtime, self.networks
+        )
         self.execs = ExecService(self.containers)
         self.node_id = _engine_id(config.data_root / "engine-id")
 
@@ -37,12 +42,15 @@ class Engine:
         return str(getattr(self.cgroups, "version", "1"))
 
     async def start(self) -> None:
-        """Load stored containers and re-attach to the ones still running."""
+        """Reconcile networks, load stored containers and re-attach to the running ones."""
+        running = [c.Id for c in self.containers.store.load() if c.running]
+        await asyncio.to_thread(self.networks.start, running)
         await self.containers.restore()
 
     async def stop(self) -> None:
         """Stop watching containers; they keep running under their shims."""
         await self.containers.close()
+        await asyncio.to_thread(self.networks.stop)
 
 
 def _engine_id(path: Path) -> str:

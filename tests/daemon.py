@@ -33,6 +33,18 @@ class Daemon:
     """One shoald process; `cli()` runs the real `shoal` command against it."""
 
     def __init__(self, root: Path, cgroup_parent: str) -> None:
+        import secrets
+
+        self.tag = secrets.token_hex(2)[:3]
+        # every name shoald gives kernel objects is private to this test daemon
+        self.net_opts = {
+            "default_bridge": f"s{self.tag}0",
+            "bridge_prefix": f"s{self.tag}-",
+            "veth_prefix": f"v{self.tag}",
+            "chain_prefix": f"SHT{self.tag.upper()}",
+            "rule_tag": f"shoal-test-{self.tag}",
+            "dns_forward": "false",
+        }
         self.root = root
         self.data = root / "data"
         self.run = root / "run"
@@ -49,7 +61,8 @@ class Daemon:
         log = open(self.root / "shoald.log", "ab")
         self.proc = subprocess.Popen(
             [str(BIN / "shoald"), "--data-root", str(self.data), "--exec-root", str(self.run),
-             "--cgroup-parent", self.cgroup_parent, "--debug"],
+             "--cgroup-parent", self.cgroup_parent, "--debug",
+             *[f"--network-opt={k}={v}" for k, v in self.net_opts.items()]],
             stdout=log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 30
@@ -69,6 +82,15 @@ class Daemon:
             self.proc.send_signal(sig)
             self.proc.wait(30)
         self.proc = None
+
+    def teardown_network(self) -> None:
+        """Remove the bridges, veths, rules and netns this daemon made (it must be stopped)."""
+        from shoal.engine.config import EngineConfig
+        from shoal.engine.network.service import NetworkService
+
+        cfg = EngineConfig(data_root=self.data, run_root=self.run,
+                           extra={f"network.{k}": v for k, v in self.net_opts.items()})
+        NetworkService(cfg).teardown()
 
     def log_tail(self) -> str:
         try:
@@ -114,6 +136,20 @@ def cgroup_dirs(parent: str) -> list[str]:
         if p.is_dir():
             found += [str(x) for x in p.iterdir() if x.is_dir()]
     return found
+
+
+def links_named(prefixes: tuple[str, ...]) -> list[str]:
+    """Return the network devices whose names start with one of PREFIXES."""
+    return [n for n in os.listdir("/sys/class/net") if n.startswith(prefixes)]
+
+
+def rules_tagged(tag: str) -> list[str]:
+    """Return iptables rules (filter and nat) that carry TAG in a comment."""
+    out = []
+    for table in ("filter", "nat"):
+        r = subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True)
+        out += [ln for ln in r.stdout.splitlines() if f'"{tag}"' in ln or f" {tag} " in ln]
+    return out
 
 
 def mounts_under(prefix: str) -> list[str]:

@@ -11,6 +11,10 @@ payload parser), which also keeps the socket open on a half-close.
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import struct
+import termios
+import time
 from typing import Any
 
 from aiohttp import web
@@ -71,6 +75,29 @@ class Hijacked:
             self._p.transport.close()
 
 
+async def _until_read(transport: asyncio.Transport, limit: float = 0.2) -> None:
+    """Wait until the client has read what we sent (the 101 headers), at most LIMIT s.
+
+    Clients such as the Docker SDK parse the headers with a buffered reader
+    and then read the raw socket: output that arrived with the headers would
+    sit in their buffer and be lost. On a UNIX socket, TIOCOUTQ counts the
+    bytes the peer has not read yet.
+    """
+    sock = transport.get_extra_info("socket")
+    if sock is None:
+        return
+    deadline = time.monotonic() + limit
+    buf = bytearray(4)
+    while time.monotonic() < deadline:
+        try:
+            fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, buf)
+        except OSError:
+            return
+        if struct.unpack("i", buf)[0] == 0:
+            return
+        await asyncio.sleep(0.0005)
+
+
 def wants_upgrade(request: web.Request) -> bool:
     conn = request.headers.get("Connection", "").lower()
     return "upgrade" in conn and request.headers.get("Upgrade", "").lower() == "tcp"
@@ -91,4 +118,5 @@ async def hijack(request: web.Request, content_type: str) -> Hijacked:
     proto = _RawProtocol(transport, tail)
     transport.set_protocol(proto)
     resp.force_close()
+    await _until_read(transport)
     return Hijacked(resp, proto)

@@ -11,7 +11,6 @@ from shoal.engine.api.app import ENGINE_KEY, add, body_json, json_response, qboo
 from shoal.engine.api.bridge import pump
 from shoal.engine.api.hijack import hijack, wants_upgrade
 from shoal.engine.api.streams import MULTIPLEXED_STREAM, RAW_STREAM, encode
-from shoal.engine.containers import views
 from shoal.engine.containers.logs import LogOptions
 from shoal.engine.containers.views import parse_time
 from shoal.engine.errors import InvalidArgument
@@ -58,7 +57,7 @@ async def list_containers(request: web.Request) -> web.Response:
     limit = qint(request, "limit", -1) or -1
     if limit > 0:
         items = items[:limit]
-    return json_response([views.summary(c) for c in items])
+    return json_response([svc.summary(c) for c in items])
 
 
 async def create(request: web.Request) -> web.Response:

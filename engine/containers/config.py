@@ -15,7 +15,6 @@ from shoal.engine.containers.errors import InvalidConfig
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MIN_MEMORY = 6 * 1024 * 1024
-SUPPORTED_NETWORK_MODES = ("", "default", "bridge", "none", "host")
 
 _CONFIG_KEYS = (
     "Hostname", "Domainname", "User", "AttachStdin", "AttachStdout", "AttachStderr",
@@ -122,10 +121,8 @@ def validate_host_config(hc: dict[str, Any] | None) -> dict[str, Any]:
     if (hc.get("CpuShares") or 0) < 0:
         raise InvalidConfig("invalid CPU shares: must not be negative")
     mode = hc.get("NetworkMode") or "default"
-    if mode not in SUPPORTED_NETWORK_MODES:
-        raise InvalidConfig(
-            f"network {mode} not found (this engine supports --network none|host for now)"
-        )
+    if not isinstance(mode, str) or mode.startswith("container:"):
+        raise InvalidConfig(f"unsupported network mode {mode!r}")
     hc["NetworkMode"] = mode
     hc.setdefault("AutoRemove", False)
     hc.setdefault("RestartPolicy", {"Name": "no", "MaximumRetryCount": 0})

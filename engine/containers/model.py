@@ -65,6 +65,9 @@ class Container:
     Rootfs: str = ""
     Driver: str = "overlay2"
     ExecIDs: list[str] = field(default_factory=list)
+    NetworkingConfig: dict[str, Any] = field(default_factory=dict)
+    Mounts: list[dict[str, Any]] = field(default_factory=list)
+    AnonymousVolumes: list[str] = field(default_factory=list)
 
     @property
     def short_id(self) -> str:

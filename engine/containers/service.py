@@ -28,6 +28,7 @@ from shoal.engine.containers.interfaces import ImagesLike, RuntimeLike, Snapshot
 from shoal.engine.containers.logs import LogLine, LogOptions, read_logs
 from shoal.engine.containers.model import Container, now_rfc3339
 from shoal.engine.containers.names import new_id, random_name, validate_name
+from shoal.engine.containers.networking import ContainerNetworking, NetworksLike
 from shoal.engine.containers.specs import build_spec, write_etc_files
 from shoal.engine.containers.store import ContainerStore
 from shoal.engine.errors import EngineError, NotModified
@@ -46,8 +47,10 @@ class ContainerService:
         images: ImagesLike,
         snapshots: SnapshotsLike,
         runtime: RuntimeLike,
+        networks: NetworksLike | None = None,
     ) -> None:
         self.config = config
+        self.net = ContainerNetworking(networks)
         self.images = images
         self.snapshots = snapshots
         self.runtime = runtime
@@ -70,7 +73,10 @@ class ContainerService:
         c = self.get(ref)
         d = self.store.dir(c.Id)
         files = {n: str(d / n) for n in ("hostname", "hosts", "resolv.conf")}
-        return views.inspect(c, files)
+        return views.inspect(c, files, self.net.settings(c))
+
+    def summary(self, c: Container) -> dict[str, Any]:
+        return views.summary(c, self.net.settings(c))
 
     def _lock(self, cid: str) -> asyncio.Lock:
         return self._locks.setdefault(cid, asyncio.Lock())
@@ -93,8 +99,9 @@ class ContainerService:
             name = self._free_name()
         c = Container(
             Id=cid, Name=name, Image=image.id, ImageRef=image_ref, Config=cfg, HostConfig=hc,
-            Path=args[0], Args=args[1:],
+            Path=args[0], Args=args[1:], NetworkingConfig=body.get("NetworkingConfig") or {},
         )
+        await asyncio.to_thread(self.net.check, c)
         c.LogPath = str(self.store.dir(cid) / f"{cid}-json.log")
         self.store.reserve(c)
         try:
@@ -131,15 +138,23 @@ class ContainerService:
         image = await asyncio.to_thread(self.images.get, c.Image)
         rootfs = Path(await asyncio.to_thread(self.snapshots.mount, c.Id, image))
         c.Rootfs = str(rootfs)
-        files = await asyncio.to_thread(write_etc_files, c, rootfs, self.store.dir(c.Id))
-        spec = await asyncio.to_thread(build_spec, c, rootfs, files, self.config)
         try:
-            await self.runtime.create(spec)
+            att = await asyncio.to_thread(self.net.attach, c)
         except EngineError as exc:
-            c.State.Error = str(exc)
-            c.State.ExitCode = 128
-            self.store.save(c)
-            self._fail_pending_attach(c.Id)
+            self._record_start_failure(c, exc)
+            raise
+        try:
+            files = await asyncio.to_thread(
+                write_etc_files, rootfs, self.store.dir(c.Id), att.files
+            )
+            spec = await asyncio.to_thread(
+                build_spec, c, rootfs, files, self.config, att.net_namespace
+            )
+            await self.runtime.create(spec)
+        except BaseException as exc:
+            await asyncio.to_thread(self._detach_quietly, c)
+            if isinstance(exc, EngineError):
+                self._record_start_failure(c, exc)
             raise
         await self._connect_pending_attach(c.Id)
         try:
@@ -151,6 +166,7 @@ class ContainerService:
             self.store.save(c)
             with contextlib.suppress(EngineError):
                 await self.runtime.delete(c.Id)
+            await asyncio.to_thread(self._detach_quietly, c)
             self._notify_exit(c.Id, code)
             if c.HostConfig.get("AutoRemove"):
                 await self._remove_locked(c)
@@ -158,6 +174,18 @@ class ContainerService:
         c.State.set_running(pid, now_rfc3339())
         self.store.save(c)
         self._watch(c)
+
+    def _record_start_failure(self, c: Container, exc: EngineError) -> None:
+        c.State.Error = str(exc)
+        c.State.ExitCode = 128
+        self.store.save(c)
+        self._fail_pending_attach(c.Id)
+
+    def _detach_quietly(self, c: Container) -> None:
+        try:
+            self.net.detach(c)
+        except (EngineError, OSError) as exc:
+            log.warning("network cleanup of %s failed: %s", c.Id[:12], exc)
 
     def _watch(self, c: Container) -> None:
         self._monitors[c.Id] = asyncio.create_task(self._monitor(c), name=f"monitor-{c.Id[:12]}")
@@ -177,6 +205,7 @@ class ContainerService:
                 self.store.save(c)
             with contextlib.suppress(EngineError):
                 await self.runtime.delete(c.Id)
+            await asyncio.to_thread(self._detach_quietly, c)
             self._monitors.pop(c.Id, None)
             self._notify_exit(c.Id, code)
             if c.HostConfig.get("AutoRemove") and self.store.has(c.Id):
@@ -284,6 +313,7 @@ class ContainerService:
         if c.Id in self.runtime.list():
             with contextlib.suppress(EngineError):
                 await self.runtime.delete(c.Id)
+        await asyncio.to_thread(self._detach_quietly, c)
         await asyncio.to_thread(self.snapshots.remove, c.Id)
         self.store.delete(c.Id)
         self._locks.pop(c.Id, None)
@@ -350,6 +380,7 @@ class ContainerService:
             if c.Id in known:
                 with contextlib.suppress(EngineError):
                     await self.runtime.delete(c.Id)
+            await asyncio.to_thread(self._detach_quietly, c)
             if c.HostConfig.get("AutoRemove"):
                 await self._remove_locked(c)
 

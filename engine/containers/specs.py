@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from shoal.engine.config import EngineConfig
@@ -11,45 +10,15 @@ from shoal.engine.containers.model import Container
 from shoal.engine.runtime.spec import ContainerSpec, Mount, Process, Resources
 from shoal.engine.runtime.users import resolve_user
 
-_LOCALHOST = (
-    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-    "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
-    "ff02::2\tip6-allrouters\n"
-)
 ETC_FILES = ("hostname", "hosts", "resolv.conf")
 
 
-def _host_resolv_conf() -> str:
-    """Return the host's resolv.conf without loopback resolvers (unreachable from a netns)."""
-    try:
-        lines = Path("/etc/resolv.conf").read_text().splitlines()
-    except OSError:
-        return ""
-    keep = [
-        ln for ln in lines
-        if not (ln.startswith("nameserver") and (" 127." in ln or " ::1" in ln))
-    ]
-    return "\n".join(keep) + "\n"
-
-
-def write_etc_files(c: Container, rootfs: Path, cdir: Path) -> dict[str, str]:
-    """Write hostname/hosts/resolv.conf in the container dir; make the mount targets exist."""
-    hostname = c.Config.get("Hostname") or c.Id[:12]
-    host_net = c.HostConfig.get("NetworkMode") == "host"
-    if host_net:
-        hosts = Path("/etc/hosts").read_text() if os.path.exists("/etc/hosts") else _LOCALHOST
-        hostname = os.uname().nodename
-    else:
-        hosts = _LOCALHOST
-    contents = {
-        "hostname": hostname + "\n",
-        "hosts": hosts,
-        "resolv.conf": _host_resolv_conf(),
-    }
+def write_etc_files(rootfs: Path, cdir: Path, contents: dict[str, str]) -> dict[str, str]:
+    """Write hostname/hosts/resolv.conf in the container dir; make their mount targets exist."""
     files: dict[str, str] = {}
-    for name, text in contents.items():
+    for name in ETC_FILES:
         path = cdir / name
-        path.write_text(text)
+        path.write_text(contents.get(name, ""))
         files[name] = str(path)
         target = rootfs / "etc" / name
         if not target.exists() and not target.is_symlink():
@@ -98,7 +67,12 @@ def process_for(
 
 
 def build_spec(
-    c: Container, rootfs: Path, files: dict[str, str], config: EngineConfig
+    c: Container,
+    rootfs: Path,
+    files: dict[str, str],
+    config: EngineConfig,
+    net_namespace: str = "new",
+    extra_mounts: list[Mount] | None = None,
 ) -> ContainerSpec:
     """Return the ContainerSpec the runtime starts."""
     cfg, hc = c.Config, c.HostConfig
@@ -107,17 +81,17 @@ def build_spec(
         cfg.get("User") or "", bool(cfg.get("Tty")), bool(cfg.get("OpenStdin")),
     )
     hostname = cfg.get("Hostname") or c.Id[:12]
-    mode = hc.get("NetworkMode") or "default"
     mounts = [
         Mount(destination=f"/etc/{name}", type="bind", source=path, options=["rbind", "rprivate"])
         for name, path in files.items()
     ]
+    mounts += extra_mounts or []
     return ContainerSpec(
         id=c.Id,
         rootfs=str(rootfs),
         process=process,
-        hostname="" if mode == "host" else hostname,
-        net_namespace="host" if mode == "host" else "new",
+        hostname="" if net_namespace == "host" else hostname,
+        net_namespace=net_namespace,
         readonly_rootfs=bool(hc.get("ReadonlyRootfs")),
         mounts=mounts,
         resources=_resources(c),

@@ -64,7 +64,19 @@ def command_text(c: Container) -> str:
     return " ".join([c.Path, *c.Args]).strip()
 
 
-def summary(c: Container) -> dict[str, Any]:
+def _ports_list(ports: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for key, binds in (ports or {}).items():
+        num, _, proto = key.partition("/")
+        if not binds:
+            out.append({"PrivatePort": int(num), "Type": proto or "tcp"})
+        for b in binds or []:
+            out.append({"IP": b.get("HostIp", ""), "PrivatePort": int(num),
+                        "PublicPort": int(b.get("HostPort") or 0), "Type": proto or "tcp"})
+    return out
+
+
+def summary(c: Container, net: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return a `GET /containers/json` entry."""
     return {
         "Id": c.Id,
@@ -73,17 +85,19 @@ def summary(c: Container) -> dict[str, Any]:
         "ImageID": c.Image,
         "Command": command_text(c),
         "Created": int(parse_time(c.Created)),
-        "Ports": [],
+        "Ports": _ports_list((net or {}).get("Ports") or {}),
         "Labels": c.Config.get("Labels") or {},
         "State": c.State.Status,
         "Status": status_text(c),
         "HostConfig": {"NetworkMode": c.HostConfig.get("NetworkMode", "default")},
-        "NetworkSettings": {"Networks": {}},
-        "Mounts": [],
+        "NetworkSettings": {"Networks": (net or {}).get("Networks") or {}},
+        "Mounts": c.Mounts,
     }
 
 
-def inspect(c: Container, files: dict[str, str]) -> dict[str, Any]:
+def inspect(
+    c: Container, files: dict[str, str], net: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Return the `GET /containers/{id}/json` document."""
     st = c.State
     mode = c.HostConfig.get("NetworkMode", "default")
@@ -113,10 +127,11 @@ def inspect(c: Container, files: dict[str, str]) -> dict[str, Any]:
         "ExecIDs": c.ExecIDs or None,
         "HostConfig": c.HostConfig,
         "GraphDriver": {"Name": c.Driver, "Data": {"MergedDir": c.Rootfs}},
-        "Mounts": [],
+        "Mounts": c.Mounts,
         "Config": c.Config,
-        "NetworkSettings": {
+        "NetworkSettings": net or {
             "Bridge": "", "SandboxID": "", "SandboxKey": "", "Ports": {},
-            "Networks": {mode if mode != "default" else "none": {"NetworkID": "", "IPAddress": ""}},
+            "Networks": {mode if mode != "default" else "bridge": {"NetworkID": "",
+                                                                 "IPAddress": ""}},
         },
     }

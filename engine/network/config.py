@@ -58,5 +58,8 @@ class NetworkConfig:
             kw["dns_forward"] = v.lower() in ("1", "true", "yes")
         if v := x.get("network.mtu"):
             kw["mtu"] = int(v)
+        for key in ("bridge_prefix", "veth_prefix", "chain_prefix", "rule_tag"):
+            if v := x.get(f"network.{key}"):
+                kw[key] = v
         return cls(state_root=config.data_root / "network",
                    netns_root=config.run_root / "netns", **kw)  # type: ignore[arg-type]

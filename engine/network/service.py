@@ -118,6 +118,8 @@ class NetworkService(SandboxMixin):
         with self._lock:
             if self._nl is None:
                 self._nl = Netlink(self.cfg.netns)
+                self.networks = self.store.load_networks()
+                self.sandboxes = self.store.load_sandboxes()
             for cid in list(self.sandboxes):
                 self.sandbox_remove(cid)
             for n in list(self.networks.values()):

@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.daemon import Daemon, cgroup_dirs, mounts_under, processes_with_cwd_or_arg
+from tests.daemon import (
+    Daemon,
+    cgroup_dirs,
+    links_named,
+    mounts_under,
+    processes_with_cwd_or_arg,
+    rules_tagged,
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,6 +34,9 @@ def daemon(tmp_path_factory: pytest.TempPathFactory, busybox_tar: Path) -> Itera
             d.start()
         d.cleanup_containers()
         d.stop()
+        d.teardown_network()
+        assert links_named((f"s{d.tag}", f"v{d.tag}")) == [], "links leaked"
+        assert rules_tagged(d.net_opts["rule_tag"]) == [], "iptables rules leaked"
         assert mounts_under(str(root)) == [], "mounts leaked"
         assert cgroup_dirs(d.cgroup_parent) == [], "cgroups leaked"
         assert processes_with_cwd_or_arg(str(d.run)) == [], "shim processes leaked"
@@ -38,4 +48,6 @@ def clean(daemon: Daemon) -> Iterator[Daemon]:
     yield daemon
     daemon.cleanup_containers()
     assert mounts_under(str(daemon.data / "snapshots" / "containers")) == []
+    assert mounts_under(str(daemon.run / "netns")) == []
     assert cgroup_dirs(daemon.cgroup_parent) == []
+    assert links_named((f"v{daemon.tag}",)) == [], "veths leaked"

@@ -17,7 +17,7 @@ def test_run_prints_output_and_returns_exit_code(clean):
 
 
 def test_run_is_isolated(clean):
-    r = clean.cli("run", "--rm", "-h", "fishbowl", "busybox", "sh", "-c",
+    r = clean.cli("run", "--rm", "--network", "none", "-h", "fishbowl", "busybox", "sh", "-c",
                   "echo $$; hostname; cat /proc/self/status | grep -E '^(CapEff|NoNewPrivs)'; "
                   "ls /sys >/dev/null && touch /sys/x 2>/dev/null || echo sys-ro; "
                   "ls /dev | tr '\\n' ' '; echo; ip link 2>/dev/null | grep -c '^[0-9]'")
@@ -30,7 +30,7 @@ def test_run_is_isolated(clean):
     assert "sys-ro" in lines
     for dev in ("null", "zero", "full", "random", "urandom", "tty", "pts", "shm"):
         assert dev in lines[5].split()
-    assert lines[6] == "1"  # only lo: a network namespace of its own
+    assert lines[6] == "1"  # --network none: a network namespace with only lo
 
 
 def test_env_workdir_user(clean, tmp_path: Path):

@@ -87,9 +87,9 @@ def test_too_many_cpus_rejected():
         validate_host_config({"NanoCpus": 10_000 * 1_000_000_000})
 
 
-def test_unknown_network_rejected():
-    with pytest.raises(InvalidConfig, match="network nosuch not found"):
-        validate_host_config({"NetworkMode": "nosuch"})
+def test_container_network_mode_rejected():
+    with pytest.raises(InvalidConfig, match="unsupported network mode"):
+        validate_host_config({"NetworkMode": "container:abc"})
 
 
 def test_defaults_filled():

@@ -17,7 +17,7 @@ lint: deps
 	cd .tc && MYPYPATH=. ../$(VENV)/bin/mypy --config-file ../pyproject.toml -p shoal
 
 test: deps lint
-	$(PYTEST) -q tests e2e
+	$(PYTEST) -q tests $(wildcard e2e)
 
 unit: deps
 	$(PYTEST) -q -m "not root" tests

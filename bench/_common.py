@@ -73,6 +73,9 @@ class Shoald:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(20)
+        from shoal.engine.runtime.cgroups import CgroupManager
+
+        CgroupManager().destroy("shoal-bench")
 
     def cli(self, *args: str, **kw: Any) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run([str(VENV_BIN / "shoal"), "-H", "unix://" + self.sock, *args], **kw)

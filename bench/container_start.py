@@ -3,7 +3,7 @@
     python bench/container_start.py [-n 50]
 
 Figures (medians over N sequential runs of `true` in a busybox rootfs):
-  shoal CLI   `shoal run --rm busybox true` (a CLI process per run, through shoald)
+  shoal CLI   `shoal run --rm --network none busybox true` (a CLI process per run)
   shoal API   create + start + wait through the REST API, no CLI process
               (and the same plus removal, the work `runc run` does)
   runc        `runc run` of an OCI bundle with the same rootfs (new netns, like --network none)
@@ -42,7 +42,8 @@ def bench_shoal(root: Path, tar: Path, n: int) -> dict[str, float]:
     d.start()
     try:
         d.cli("import", str(tar), "busybox:latest", check=True, capture_output=True)
-        cli = timed(lambda: d.cli("run", "--rm", "busybox", "true", check=True), n)
+        cli = timed(lambda: d.cli("run", "--rm", "--network", "none", "busybox", "true",
+                                  check=True), n)
         api = Api(d.sock)
 
         def create_start_wait(remove: bool) -> None:

@@ -39,6 +39,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--network-opt", action="append", default=[], metavar="KEY=VALUE",
                    help="network option: default_subnet, pools, mtu, dns_forward, "
                         "bridge_prefix, veth_prefix, chain_prefix, rule_tag")
+    p.add_argument("--teardown", action="store_true",
+                   help="remove what a stopped daemon left in the kernel for this data/run "
+                        "root (bridges, veths, firewall rules, netns, cgroup parent) and exit")
     p.add_argument("-D", "--debug", action="store_true", help="debug logging")
     p.add_argument("-v", "--version", action="version", version=f"shoald {__version__}")
     return p.parse_args(argv)
@@ -128,9 +131,26 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("shoald: must run as root (namespaces, cgroups, mounts)")
     lock_fd = _lock_pidfile(cfg.run_root / "shoald.pid")
     try:
-        asyncio.run(serve(cfg))
+        if args.teardown:
+            teardown(cfg)
+        else:
+            asyncio.run(serve(cfg))
     finally:
         os.close(lock_fd)
+
+
+def teardown(cfg: EngineConfig) -> None:
+    """Remove kernel state of a stopped daemon; refuse while containers still run."""
+    from shoal.engine.network.service import NetworkService
+    from shoal.engine.runtime.cgroups import CgroupManager
+    from shoal.engine.runtime.runtime import Runtime
+
+    runtime = Runtime(cfg.shims_root, spare_shims=False)
+    live = [i for i in runtime.list() if runtime.state(i).status in ("running", "created")]
+    if live:
+        raise SystemExit(f"shoald: {len(live)} containers still run; remove them first")
+    NetworkService(cfg).teardown()
+    CgroupManager().destroy(cfg.cgroup_parent)
 
 
 if __name__ == "__main__":

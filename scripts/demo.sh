@@ -17,6 +17,8 @@ cleanup() {
     "$BIN/shoal" rm -f demo-web >/dev/null 2>&1
     "$BIN/shoal" rmi busybox:latest >/dev/null 2>&1
     kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
+    "$BIN/shoald" --data-root "$ROOT/data" --exec-root "$ROOT/run" --cgroup-parent shoal-demo \
+      --teardown
   fi
   rm -rf "$ROOT"
 }

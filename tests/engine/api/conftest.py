@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from shoal.engine.runtime.cgroups import CgroupManager
 from tests.daemon import (
     Daemon,
     cgroup_dirs,
@@ -35,6 +36,7 @@ def daemon(tmp_path_factory: pytest.TempPathFactory, busybox_tar: Path) -> Itera
         d.cleanup_containers()
         d.stop()
         d.teardown_network()
+        CgroupManager().destroy(d.cgroup_parent)
         assert links_named((f"s{d.tag}", f"v{d.tag}")) == [], "links leaked"
         assert rules_tagged(d.net_opts["rule_tag"]) == [], "iptables rules leaked"
         assert mounts_under(str(root)) == [], "mounts leaked"

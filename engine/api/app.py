@@ -98,10 +98,16 @@ async def body_json(request: web.Request) -> dict[str, Any]:
 
 def make_app(engine: Any) -> web.Application:
     """Return the aiohttp app serving ENGINE."""
-    from shoal.engine.api import routes_containers, routes_execs, routes_images, routes_system
+    from shoal.engine.api import (
+        routes_containers,
+        routes_execs,
+        routes_images,
+        routes_networks,
+        routes_system,
+    )
 
     app = web.Application(middlewares=[errors_middleware], client_max_size=0)
     app[ENGINE_KEY] = engine
-    for mod in (routes_system, routes_containers, routes_execs, routes_images):
+    for mod in (routes_system, routes_containers, routes_execs, routes_images, routes_networks):
         mod.register(app)
     return app

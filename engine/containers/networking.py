@@ -84,6 +84,10 @@ class ContainerNetworking:
     def __init__(self, networks: NetworksLike | None) -> None:
         self.networks = networks
 
+    @staticmethod
+    def network_of(c: Container) -> str:
+        return network_name(c)
+
     def check(self, c: Container) -> None:
         """Raise NotFound for a network the container names that does not exist."""
         net = network_name(c)

@@ -31,7 +31,7 @@ from shoal.engine.containers.names import new_id, random_name, validate_name
 from shoal.engine.containers.networking import ContainerNetworking, NetworksLike
 from shoal.engine.containers.specs import build_spec, write_etc_files
 from shoal.engine.containers.store import ContainerStore
-from shoal.engine.errors import EngineError, NotModified
+from shoal.engine.errors import Conflict, EngineError, NotModified
 
 log = logging.getLogger(__name__)
 
@@ -359,6 +359,44 @@ class ContainerService:
     def logs(self, ref: str, opts: LogOptions) -> tuple[Container, AsyncIterator[LogLine]]:
         c = self.get(ref)
         return c, read_logs(c.LogPath, opts, lambda: c.running)
+
+    # ---- networks -------------------------------------------------------------------
+    async def connect(self, network: str, ref: str, endpoint: dict[str, Any]) -> None:
+        """Connect a container to NETWORK: at once if it runs, at its next start otherwise."""
+        c = self.get(ref)
+        nets = self.net.networks
+        if nets is None:
+            raise InvalidConfig("networking is disabled in this engine")
+        n = await asyncio.to_thread(nets.get, network)
+        async with self._lock(c.Id):
+            eps = c.NetworkingConfig.setdefault("EndpointsConfig", {})
+            if n.name in eps or self.net.network_of(c) == n.name:
+                raise Conflict(f"container {c.Name} is already connected to network {n.name}")
+            if c.running:
+                ip = (endpoint.get("IPAMConfig") or {}).get("IPv4Address") or None
+                await asyncio.to_thread(nets.connect, n.name, c.Id, c.Name,
+                                        endpoint.get("Aliases") or [], ip)
+            eps[n.name] = endpoint
+            self.store.save(c)
+
+    async def disconnect(self, network: str, ref: str, force: bool = False) -> None:
+        """Disconnect a container from NETWORK (now if running; from its config anyway)."""
+        c = self.get(ref)
+        nets = self.net.networks
+        if nets is None:
+            raise InvalidConfig("networking is disabled in this engine")
+        n = await asyncio.to_thread(nets.get, network)
+        async with self._lock(c.Id):
+            eps = c.NetworkingConfig.get("EndpointsConfig") or {}
+            known = n.name in eps or self.net.network_of(c) == n.name
+            if not known and not force:
+                raise InvalidConfig(f"container {c.Name} is not connected to network {n.name}")
+            if c.running:
+                await asyncio.to_thread(nets.disconnect, n.name, c.Id, force)
+            eps.pop(n.name, None)
+            if self.net.network_of(c) == n.name:
+                c.HostConfig["NetworkMode"] = "none"
+            self.store.save(c)
 
     # ---- daemon restart ---------------------------------------------------------------
     async def restore(self) -> None:

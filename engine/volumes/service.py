@@ -14,6 +14,7 @@ too. Methods are thread-safe and blocking (callers run them in a thread).
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import dataclasses
 import json
@@ -56,7 +57,8 @@ def _copy(v: Volume) -> Volume:
     )  # fmt: skip
 
 
-def _driver(driver: str | None) -> str:
+def check_driver(driver: str | None) -> str:
+    """Return DRIVER ("local" for empty); raise DriverNotFound for any other."""
     driver = driver or LOCAL
     if driver != LOCAL:
         raise DriverNotFound(
@@ -159,7 +161,7 @@ class VolumeService:
         reference: str | None = None,
     ) -> tuple[Volume, bool]:
         """Do what create() does; also tell whether the volume was created by this call."""
-        driver = _driver(driver)
+        driver = check_driver(driver)
         name = validate_name(name) if name is not None else new_name()
         labels_ = _str_map(labels, "labels")
         options_ = local.validate_options(_str_map(options, "options"))
@@ -254,12 +256,14 @@ class VolumeService:
             del self._vols[name]
         local.remove_tree(trash)
 
-    def prune(self, filters: Mapping[str, Any] | str | None = None) -> tuple[list[str], int]:
+    def prune(
+        self, filters: Mapping[str, Any] | str | None = None
+    ) -> tuple[builtins.list[str], int]:
         """Remove unused volumes (anonymous ones only, unless all=true); return names, bytes."""
         ok = flt.prune_predicate(flt.normalize(filters, flt.PRUNE_FILTERS))
         with self._lock:
             candidates = [v.name for v in self._vols.values() if ok(v)]
-        removed: list[str] = []
+        removed: builtins.list[str] = []
         reclaimed = 0
         for name in sorted(candidates):
             with self._lock:
@@ -300,7 +304,7 @@ class VolumeService:
                 v.refs.remove(container_id)
             self._save(v)
 
-    def users(self, name: str) -> list[str]:
+    def users(self, name: str) -> builtins.list[str]:
         """Return the ids of the containers referencing NAME."""
         return self.get(name).refs
 

@@ -34,6 +34,7 @@ class State:
     Error: str = ""
     StartedAt: str = ZERO_TIME
     FinishedAt: str = ZERO_TIME
+    Health: dict[str, Any] | None = None
 
     def set_running(self, pid: int, started_at: str) -> None:
         self.Status, self.Running, self.Pid = "running", True, pid

@@ -24,12 +24,13 @@ from shoal.engine.containers.errors import (
     ContainerRunning,
     InvalidConfig,
 )
+from shoal.engine.containers.health import HealthMonitor
 from shoal.engine.containers.interfaces import ImagesLike, RuntimeLike, SnapshotsLike
 from shoal.engine.containers.logs import LogLine, LogOptions, read_logs
 from shoal.engine.containers.model import Container, now_rfc3339
 from shoal.engine.containers.names import new_id, random_name, validate_name
 from shoal.engine.containers.networking import ContainerNetworking, NetworksLike
-from shoal.engine.containers.specs import build_spec, write_etc_files
+from shoal.engine.containers.specs import build_spec, container_env, process_for, write_etc_files
 from shoal.engine.containers.store import ContainerStore
 from shoal.engine.errors import Conflict, EngineError, NotModified
 
@@ -57,6 +58,7 @@ class ContainerService:
         self.store = ContainerStore(config.containers_root)
         self._locks: dict[str, asyncio.Lock] = {}
         self._monitors: dict[str, asyncio.Task[None]] = {}
+        self._health: dict[str, HealthMonitor] = {}
         self._exit_waiters: dict[str, list[asyncio.Future[int]]] = {}
         self._remove_waiters: dict[str, list[asyncio.Future[int]]] = {}
         self._pending_attach: dict[str, list[tuple[bool, asyncio.Future[Any]]]] = {}
@@ -189,6 +191,15 @@ class ContainerService:
 
     def _watch(self, c: Container) -> None:
         self._monitors[c.Id] = asyncio.create_task(self._monitor(c), name=f"monitor-{c.Id[:12]}")
+        hm = HealthMonitor(c, self.runtime, lambda args: self._probe_process(c, args),
+                           self.store.save)
+        self._health[c.Id] = hm
+        hm.start()
+
+    def _probe_process(self, c: Container, args: list[str]) -> Any:
+        return process_for(Path(c.Rootfs), args, container_env(c),
+                           c.Config.get("WorkingDir") or "/", c.Config.get("User") or "",
+                           False, False)
 
     async def _monitor(self, c: Container) -> None:
         """Wait for the container's exit, record it, clean up, auto-remove."""
@@ -197,6 +208,9 @@ class ContainerService:
         except EngineError as exc:
             log.warning("lost track of container %s: %s", c.Id[:12], exc)
             st = None
+        hm = self._health.pop(c.Id, None)
+        if hm is not None:
+            await hm.stop()
         async with self._lock(c.Id):
             code = st.exit_code if st is not None and st.exit_code is not None else 255
             finished = (st.finished_at if st is not None else "") or now_rfc3339()
@@ -424,6 +438,9 @@ class ContainerService:
 
     async def close(self) -> None:
         """Stop watching (containers keep running: they belong to their shims)."""
+        for hm in list(self._health.values()):
+            await hm.stop()
+        self._health.clear()
         for t in list(self._monitors.values()):
             t.cancel()
         for t in list(self._monitors.values()):

@@ -50,7 +50,11 @@ def status_text(c: Container) -> str:
     """Return the STATUS column: "Up 3 seconds", "Exited (0) 2 minutes ago", "Created"."""
     st, now = c.State, time.time()
     if st.Running:
-        return "Up " + human_duration(now - parse_time(st.StartedAt))
+        up = "Up " + human_duration(now - parse_time(st.StartedAt))
+        health = (st.Health or {}).get("Status")
+        if health == "starting":
+            return up + " (health: starting)"
+        return f"{up} ({health})" if health else up
     if st.Status == "removing":
         return "Removal In Progress"
     if st.Status == "dead":
@@ -111,6 +115,7 @@ def inspect(
             "Restarting": st.Restarting, "OOMKilled": st.OOMKilled, "Dead": st.Dead,
             "Pid": st.Pid, "ExitCode": st.ExitCode, "Error": st.Error,
             "StartedAt": st.StartedAt, "FinishedAt": st.FinishedAt,
+            **({"Health": st.Health} if st.Health is not None else {}),
         },
         "Image": c.Image,
         "ResolvConfPath": files.get("resolv.conf", ""),

@@ -107,7 +107,7 @@ class FakeRuntime:
     async def attach(self, id, stdin=False):
         return None
 
-    async def delete(self, id: str) -> None:
+    async def delete(self, id: str, force: bool = False) -> None:
         self.states.pop(id, None)
 
     def list(self) -> list[str]:

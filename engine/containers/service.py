@@ -9,6 +9,7 @@ container started by a previous shoald is watched the same way after restart.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import logging
 import signal
@@ -196,7 +197,7 @@ class ContainerService:
         self._health[c.Id] = hm
         hm.start()
 
-    def _probe_process(self, c: Container, args: list[str]) -> Any:
+    def _probe_process(self, c: Container, args: builtins.list[str]) -> Any:
         return process_for(Path(c.Rootfs), args, container_env(c),
                            c.Config.get("WorkingDir") or "/", c.Config.get("User") or "",
                            False, False)

@@ -3,8 +3,8 @@
 A volume lives in ROOT/<name>/: `_data` is the data (the Mountpoint, as in
 Docker) and `volume.json` this record. `refs` are the containers that use the
 volume (create adds, remove drops: a referenced volume cannot be removed);
-`mounted_by` are the running ones, which matters only for volumes whose
-driver options mount a filesystem (type/device/o) on `_data`.
+`mounted_by` are the running ones, kept only for volumes whose driver options
+mount a filesystem (type/device/o) on `_data`: it is mounted while non-empty.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ class Volume:
     labels: dict[str, str] = field(default_factory=dict)
     options: dict[str, str] = field(default_factory=dict)
     refs: list[str] = field(default_factory=list)  # ids of the containers using it
-    mounted_by: list[str] = field(default_factory=list)  # ids of the running ones
+    mounted_by: list[str] = field(default_factory=list)  # running users (needs_mount only)
 
     @property
     def anonymous(self) -> bool:

@@ -51,7 +51,7 @@ class ResolvedMounts:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> ResolvedMounts:
-        d = dict(d or {})
+        d = {k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__}
         d["mounts"] = [Mount(**m) for m in d.get("mounts") or []]
         return cls(**d)
 
@@ -208,7 +208,8 @@ def _realize(
         if created:
             undo.created.append(v.name)
         name, driver = v.name, v.driver
-        out.volumes.append(v.name)
+        if v.name not in out.volumes:
+            out.volumes.append(v.name)
         if req.anonymous:
             out.anonymous.append(v.name)
         if req.copy and rootfs is not None:

@@ -266,16 +266,12 @@ class VolumeService:
         removed: builtins.list[str] = []
         reclaimed = 0
         for name in sorted(candidates):
-            with self._lock:
-                v = self._vols.get(name)
-                if v is None or not ok(v):
-                    continue
-                size = local.tree_size(v.mountpoint)
-                try:
-                    self.remove(name)
-                except VolumeError as exc:
-                    log.warning("prune: cannot remove volume %s: %s", name, exc)
-                    continue
+            try:
+                size = local.tree_size(self.get(name).mountpoint)
+                self.remove(name)  # checks again that no container took it meanwhile
+            except VolumeError as exc:
+                log.warning("prune: cannot remove volume %s: %s", name, exc)
+                continue
             removed.append(name)
             reclaimed += size
         return removed, reclaimed
@@ -311,13 +307,16 @@ class VolumeService:
     def mount(self, name: str, container_id: str) -> str:
         """Make NAME's data ready for CONTAINER_ID's start; return the host path to bind.
 
-        Mounts the filesystem of the driver options on first use (no-op for plain volumes).
+        Mounts the filesystem of the driver options on first use; for a plain volume it
+        only checks that the volume exists (and records nothing).
         """
         with self._lock:
             v = self._vols.get(name)
             if v is None:
                 raise VolumeNotFound(f"get {name}: no such volume")
-            if v.needs_mount and not local.is_mounted(v.mountpoint):
+            if not v.needs_mount:
+                return v.mountpoint
+            if not local.is_mounted(v.mountpoint):
                 local.mount(v.options, v.mountpoint)
             if container_id not in v.mounted_by:
                 v.mounted_by.append(container_id)

@@ -91,3 +91,19 @@ def test_remove_never_deletes_through_a_mount(svc, tmp_path):
         subprocess.run(["umount", str(inner)], check=True)
     svc.remove("plain")
     assert (host / "data").exists()
+
+
+def test_restart_then_reconcile_unmounts_what_no_running_container_uses(tmp_path):
+    root = tmp_path / "volumes"
+    svc = VolumeService(root)
+    v = svc.create("tv", options={"type": "tmpfs", "device": "tmpfs"}, reference="c1")
+    svc.mount("tv", "c1")
+    svc2 = VolumeService(root)  # a daemon restart: the mount and its user are remembered
+    assert svc2.get("tv").mounted_by == ["c1"]
+    svc2.mount("tv", "c2")
+    assert mounts_below(v.mountpoint) == [v.mountpoint]  # not mounted twice
+    svc2.reconcile({"c1": ["tv"], "c2": ["tv"]}, running=["c2"])
+    assert svc2.get("tv").mounted_by == ["c2"] and is_mounted(v.mountpoint)
+    svc2.reconcile({"c1": ["tv"]}, running=[])
+    assert not is_mounted(v.mountpoint)
+    assert svc2.get("tv").refs == ["c1"] and svc2.get("tv").mounted_by == []

@@ -246,6 +246,13 @@ def test_round_trip_through_json(svc, tmp_path):
     again = ResolvedMounts.from_dict(json.loads(json.dumps(res.to_dict())))
     assert again == res
     assert ResolvedMounts.from_dict(None) == ResolvedMounts()
+    assert ResolvedMounts.from_dict({"volumes": ["x"], "later": 1}).volumes == ["x"]
+
+
+def test_same_volume_twice_is_one_reference(svc):
+    res = resolve_mounts({"Binds": ["data:/a", "data:/b:ro"]}, None, CID, svc)
+    assert res.volumes == ["data"] and svc.users("data") == [CID]
+    assert [m.options[-1] for m in res.mounts] == ["rprivate", "ro"]
 
 
 def test_life_cycle_start_stop_release(svc, tmp_path):
@@ -258,9 +265,8 @@ def test_life_cycle_start_stop_release(svc, tmp_path):
     mounts = start_mounts(res, svc, CID)
     assert src.is_dir()  # Docker creates a -v source again at start
     assert mounts == res.mounts and mounts is not res.mounts
-    assert svc.get("keep").mounted_by == [CID]
+    assert svc.get("keep").mounted_by == []  # tracked only for volumes that mount a fs
     stop_mounts(res, svc, CID)
-    assert svc.get("keep").mounted_by == []
     assert release_mounts(res, svc, CID, remove_anonymous=True) == []  # still used by other
     assert svc.users("keep") == [] and svc.users(anon) == [other]
     svc.release(anon, other)

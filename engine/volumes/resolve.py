@@ -88,17 +88,40 @@ def plan(
         dest = check_destination(raw, origin)
         if dest in seen:
             continue  # a bind, mount or tmpfs of the container covers it
-        req = MountRequest(type="volume", destination=dest, origin=origin,
-                           driver=volume_driver or LOCAL, from_image=True)  # fmt: skip
-        if rootfs is not None:
-            path = copyup.image_path(str(rootfs), dest)
-            if os.path.exists(path) and not os.path.isdir(path):
-                raise req.fail(f"cannot mount volume over existing file, file exists {path}")
-        seen[dest] = req
+        seen[dest] = MountRequest(type="volume", destination=dest, origin=origin,
+                                  driver=volume_driver or LOCAL, from_image=True)  # fmt: skip
     for req in seen.values():
         if req.type == "volume":
             _check_volume(req)
+        if rootfs is not None and req.type != "tmpfs":
+            _check_target_type(req, str(rootfs), seen)
     return list(seen.values())
+
+
+def _check_target_type(req: MountRequest, rootfs: str, seen: dict[str, MountRequest]) -> None:
+    """Refuse a directory over a file of the image, or a file over a directory.
+
+    The runtime would fail at start; this says why at create. Skipped when another
+    mount covers a parent of the destination (the image's file is then hidden).
+    """
+    if any(req.destination.startswith(d + "/") for d in seen):
+        return
+    path = copyup.image_path(rootfs, req.destination)
+    if not os.path.exists(path):
+        return
+    # A missing bind source will be created as a directory.
+    source_is_dir = (
+        req.type == "volume" or not os.path.lexists(req.source) or os.path.isdir(req.source)
+    )
+    if os.path.isdir(path) == source_is_dir:
+        return
+    if req.from_image:
+        raise req.fail(f"cannot mount volume over existing file, file exists {path}")
+    what = "a directory onto a file" if source_is_dir else "a file onto a directory"
+    raise req.fail(
+        f"cannot mount {what}: {req.destination} is a {'file' if source_is_dir else 'directory'}"
+        " in the image"
+    )
 
 
 def _check_volume(req: MountRequest) -> None:

@@ -290,3 +290,17 @@ def test_bad_host_config_shapes(svc):
         resolve_mounts({"Tmpfs": ["/x"]}, None, CID, svc)
     with pytest.raises(InvalidMountConfig, match=re.escape("image volume 'rel'")):
         resolve_mounts({}, {"rel": {}}, CID, svc)
+
+
+def test_directory_onto_a_file_of_the_image_is_refused_at_create(svc, rootfs, tmp_path):
+    with pytest.raises(InvalidMountConfig, match=r"-v\) 'v1:/file': cannot mount a directory"):
+        resolve_mounts({"Binds": ["v1:/file"]}, None, CID, svc, rootfs)
+    hostfile = tmp_path / "hostfile"
+    hostfile.write_text("h")
+    with pytest.raises(InvalidMountConfig, match="cannot mount a file onto a directory: /data"):
+        resolve_mounts({"Binds": [f"{hostfile}:/data"]}, None, CID, svc, rootfs)
+    assert names(svc) == []
+    # fine: a file onto a file, and anything below a mount that hides the image's content
+    res = resolve_mounts({"Binds": [f"{hostfile}:/file", "v2:/data/file"],
+                          "Tmpfs": {"/data": ""}}, None, CID, svc, rootfs)  # fmt: skip
+    assert res.volumes == ["v2"]

@@ -39,6 +39,8 @@ def validate_name(name: str) -> str:
             'only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host '
             "directory, use absolute path"
         )
+    if len(name) > 255:  # one directory name on the host
+        raise InvalidVolumeName(f"create {name[:32]}...: volume name longer than 255 characters")
     return name
 
 

@@ -46,6 +46,12 @@ def test_create_refuses_bad_names(svc, name):
     assert svc.list() == []
 
 
+def test_create_refuses_names_too_long_for_a_directory(svc):
+    assert svc.create("n" * 255).name == "n" * 255
+    with pytest.raises(InvalidVolumeName, match="longer than 255"):
+        svc.create("n" * 256)
+
+
 def test_create_existing_returns_it_unchanged(svc):
     a = svc.create("data", labels={"x": "1"})
     b = svc.create("data", labels={"y": "2"})

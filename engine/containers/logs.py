@@ -82,25 +82,32 @@ async def read_logs(
     if not opts.follow:
         return
     pending = b""
-    while True:
-        running = is_running()
-        try:
-            with open(path, "rb") as f:
-                f.seek(offset)
-                chunk = f.read()
-        except FileNotFoundError:
-            chunk = b""
-        offset += len(chunk)
-        pending += chunk
-        *complete, pending = pending.split(b"\n")
-        for raw in complete:
-            decoded = _decode(raw, opts)
-            if decoded is not None and decoded.stream:
-                yield decoded
-        if not running and not chunk:
-            return
-        if not chunk:
-            await asyncio.sleep(_FOLLOW_POLL)
+    f = None
+    try:
+        while True:
+            running = is_running()
+            if f is None:
+                # Hold the file open: a container removed right after it exits (as the
+                # Docker SDK's `run(remove=True)` does) must not cut the stream short.
+                try:
+                    f = open(path, "rb")
+                    f.seek(offset)
+                except FileNotFoundError:
+                    f = None
+            chunk = f.read() if f is not None else b""
+            pending += chunk
+            *complete, pending = pending.split(b"\n")
+            for raw in complete:
+                decoded = _decode(raw, opts)
+                if decoded is not None and decoded.stream:
+                    yield decoded
+            if not running and not chunk:
+                return
+            if not chunk:
+                await asyncio.sleep(_FOLLOW_POLL)
+    finally:
+        if f is not None:
+            f.close()
 
 
 def log_size(path: str) -> int:

@@ -17,6 +17,7 @@ from shoal.engine.network.service import NetworkService
 from shoal.engine.runtime.cgroups import CgroupManager
 from shoal.engine.runtime.runtime import Runtime
 from shoal.engine.snapshots.overlay import Snapshotter
+from shoal.engine.volumes import VolumeService
 
 
 class Engine:
@@ -31,8 +32,9 @@ class Engine:
         self.cgroups = CgroupManager()
         self.runtime = Runtime(config.shims_root, self.cgroups)
         self.networks = NetworkService(config)
+        self.volumes = VolumeService(config.data_root / "volumes")
         self.containers = ContainerService(
-            config, self.images, self.snapshots, self.runtime, self.networks
+            config, self.images, self.snapshots, self.runtime, self.networks, self.volumes
         )
         self.execs = ExecService(self.containers)
         self.node_id = _engine_id(config.data_root / "engine-id")
@@ -43,8 +45,12 @@ class Engine:
 
     async def start(self) -> None:
         """Reconcile networks, load stored containers and re-attach to the running ones."""
-        running = [c.Id for c in self.containers.store.load() if c.running]
+        stored = self.containers.store.load()
+        running = [c.Id for c in stored if c.running]
         await asyncio.to_thread(self.networks.start, running)
+        users = {c.Id: [str(v.get("Name")) for v in c.Mounts if v.get("Type") == "volume"]
+                 for c in stored}
+        await asyncio.to_thread(self.volumes.reconcile, users, running)
         await self.containers.restore()
 
     async def stop(self) -> None:

@@ -104,10 +104,12 @@ def make_app(engine: Any) -> web.Application:
         routes_images,
         routes_networks,
         routes_system,
+        routes_volumes,
     )
 
     app = web.Application(middlewares=[errors_middleware], client_max_size=0)
     app[ENGINE_KEY] = engine
-    for mod in (routes_system, routes_containers, routes_execs, routes_images, routes_networks):
+    for mod in (routes_system, routes_containers, routes_execs, routes_images, routes_networks,
+                routes_volumes):
         mod.register(app)
     return app

@@ -107,7 +107,7 @@ async def wait(request: web.Request) -> web.StreamResponse:
 async def remove(request: web.Request) -> web.Response:
     engine = request.app[ENGINE_KEY]
     cid = engine.containers.get(request.match_info["id"]).Id
-    await engine.containers.remove(cid, force=qbool(request, "force"))
+    await engine.containers.remove(cid, force=qbool(request, "force"), volumes=qbool(request, "v"))
     engine.execs.forget_container(cid)
     return web.Response(status=204)
 

@@ -69,6 +69,7 @@ class Container:
     NetworkingConfig: dict[str, Any] = field(default_factory=dict)
     Mounts: list[dict[str, Any]] = field(default_factory=list)
     AnonymousVolumes: list[str] = field(default_factory=list)
+    MountsResolved: dict[str, Any] = field(default_factory=dict)
 
     @property
     def short_id(self) -> str:

@@ -34,6 +34,15 @@ from shoal.engine.containers.networking import ContainerNetworking, NetworksLike
 from shoal.engine.containers.specs import build_spec, container_env, process_for, write_etc_files
 from shoal.engine.containers.store import ContainerStore
 from shoal.engine.errors import Conflict, EngineError, NotModified
+from shoal.engine.volumes import VolumeService
+from shoal.engine.volumes.resolve import (
+    ResolvedMounts,
+    release_mounts,
+    resolve_mounts,
+    sort_mounts,
+    start_mounts,
+    stop_mounts,
+)
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +59,10 @@ class ContainerService:
         snapshots: SnapshotsLike,
         runtime: RuntimeLike,
         networks: NetworksLike | None = None,
+        volumes: VolumeService | None = None,
     ) -> None:
         self.config = config
+        self.volumes = volumes
         self.net = ContainerNetworking(networks)
         self.images = images
         self.snapshots = snapshots
@@ -110,6 +121,13 @@ class ContainerService:
         try:
             rootfs = await asyncio.to_thread(self.snapshots.prepare, cid, image)
             c.Rootfs = str(rootfs)
+            if self.volumes is not None:
+                # Config.Volumes: the image's VOLUME entries plus the request's (`-v /path`)
+                res = await asyncio.to_thread(
+                    resolve_mounts, hc, cfg.get("Volumes"), cid, self.volumes, rootfs
+                )
+                c.MountsResolved, c.Mounts = res.to_dict(), list(res.inspect)
+                c.AnonymousVolumes = list(res.anonymous)
             self.store.save(c)
         except BaseException:
             await asyncio.to_thread(self._discard_rootfs, cid)
@@ -150,9 +168,13 @@ class ContainerService:
             files = await asyncio.to_thread(
                 write_etc_files, rootfs, self.store.dir(c.Id), att.files
             )
+            extra = await asyncio.to_thread(self._start_mounts, c)
+            res = ResolvedMounts.from_dict(c.MountsResolved)
+            files = {n: p for n, p in files.items() if f"/etc/{n}" not in res.destinations}
             spec = await asyncio.to_thread(
-                build_spec, c, rootfs, files, self.config, att.net_namespace
+                build_spec, c, rootfs, files, self.config, att.net_namespace, extra
             )
+            spec.mounts = sort_mounts(spec.mounts)
             await self.runtime.create(spec)
         except BaseException as exc:
             await asyncio.to_thread(self._detach_quietly, c)
@@ -184,11 +206,22 @@ class ContainerService:
         self.store.save(c)
         self._fail_pending_attach(c.Id)
 
+    def _start_mounts(self, c: Container) -> builtins.list[Any]:
+        if self.volumes is None or not c.MountsResolved:
+            return []
+        return start_mounts(ResolvedMounts.from_dict(c.MountsResolved), self.volumes, c.Id)
+
     def _detach_quietly(self, c: Container) -> None:
+        """Release what a stopped container holds: network, volume mounts."""
         try:
             self.net.detach(c)
         except (EngineError, OSError) as exc:
             log.warning("network cleanup of %s failed: %s", c.Id[:12], exc)
+        if self.volumes is not None and c.MountsResolved:
+            try:
+                stop_mounts(ResolvedMounts.from_dict(c.MountsResolved), self.volumes, c.Id)
+            except (EngineError, OSError) as exc:
+                log.warning("volume cleanup of %s failed: %s", c.Id[:12], exc)
 
     def _watch(self, c: Container) -> None:
         self._monitors[c.Id] = asyncio.create_task(self._monitor(c), name=f"monitor-{c.Id[:12]}")
@@ -307,7 +340,8 @@ class ContainerService:
         return await self.waiter(ref, condition)
 
     # ---- remove -------------------------------------------------------------------
-    async def remove(self, ref: str, force: bool = False) -> None:
+    async def remove(self, ref: str, force: bool = False, volumes: bool = False) -> None:
+        """Remove a container (FORCE: kill it first; VOLUMES: also its anonymous volumes)."""
         c = self.get(ref)
         if c.running and not force:
             raise ContainerRunning(
@@ -321,14 +355,18 @@ class ContainerService:
             await exited
         async with self._lock(c.Id):
             if self.store.has(c.Id):
-                await self._remove_locked(c)
+                await self._remove_locked(c, volumes)
 
-    async def _remove_locked(self, c: Container) -> None:
+    async def _remove_locked(self, c: Container, volumes: bool = False) -> None:
         c.State.Status = "removing"
         if c.Id in self.runtime.list():
             with contextlib.suppress(EngineError):
                 await self.runtime.delete(c.Id)
         await asyncio.to_thread(self._detach_quietly, c)
+        if self.volumes is not None and c.MountsResolved:
+            anonymous = volumes or bool(c.HostConfig.get("AutoRemove"))
+            await asyncio.to_thread(release_mounts, ResolvedMounts.from_dict(c.MountsResolved),
+                                    self.volumes, c.Id, anonymous)
         await asyncio.to_thread(self.snapshots.remove, c.Id)
         self.store.delete(c.Id)
         self._locks.pop(c.Id, None)

@@ -151,3 +151,39 @@ def test_restart_reconciles_without_duplicates(client, clean):
                                 remove=True)
     assert out == b"hello-from-kept\n"
     ct.remove(force=True)
+
+
+def test_volumes_persist_and_are_removed_with_rm_v(client, clean):
+    vol = client.volumes.create("fishfood")
+    client.containers.run("busybox", ["sh", "-c", "echo kept > /data/f"], remove=True,
+                          volumes={"fishfood": {"bind": "/data", "mode": "rw"}})
+    out = client.containers.run("busybox", ["cat", "/data/f"], remove=True,
+                                volumes={"fishfood": {"bind": "/data", "mode": "ro"}})
+    assert out == b"kept\n"
+    r = clean.cli("run", "--rm", "-v", "fishfood:/data:ro", "busybox", "sh", "-c",
+                  "touch /data/x 2>&1 || echo read-only")
+    assert "read-only" in r.stdout.lower() or "Read-only" in r.stdout
+    ct = client.containers.run("busybox", ["sleep", "100"], detach=True,
+                               volumes={"fishfood": {"bind": "/data"}})
+    with pytest.raises(docker.errors.APIError, match="in use"):
+        vol.remove()
+    ct.remove(force=True)
+    # an anonymous volume (-v /path) lives and dies with `rm -v`
+    st, body = clean.api("POST", "/containers/create?name=anon",
+                         {"Image": "busybox", "Cmd": ["true"], "Volumes": {"/scratch": {}}})
+    assert st == 201, body
+    st, info = clean.api("GET", "/containers/anon/json")
+    name = info["Mounts"][0]["Name"]
+    assert any(v.name == name for v in client.volumes.list())
+    clean.api("DELETE", "/containers/anon?v=1")
+    assert not any(v.name == name for v in client.volumes.list())
+    vol.remove()
+
+
+def test_tmpfs_and_bind_mounts(client, clean, tmp_path):
+    (tmp_path / "hostfile").write_text("from-host\n")
+    out = client.containers.run(
+        "busybox", ["sh", "-c", "cat /h/hostfile; mount | grep ' /t ' | cut -d' ' -f5"],
+        remove=True, volumes={str(tmp_path): {"bind": "/h", "mode": "ro"}},
+        tmpfs={"/t": "size=1m"})
+    assert out == b"from-host\ntmpfs\n"

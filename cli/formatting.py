@@ -179,21 +179,67 @@ def short_id(ident: str, trunc: bool = True) -> str:
     return ident[:12] if trunc else ident
 
 
+def join_host_port(host: str, port: object) -> str:
+    """Return Go's net.JoinHostPort: ``0.0.0.0:8080``, ``[::]:8080``."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def display_ports(ports: Iterable[dict[str, object]]) -> str:
-    """Return docker's PORTS column: "0.0.0.0:8080->80/tcp, 443/tcp"."""
-    out: list[str] = []
-    for p in sorted(ports, key=lambda p: (int(str(p.get("PrivatePort", 0))), str(p.get("Type")))):
-        private, proto = p.get("PrivatePort"), p.get("Type", "tcp")
-        public = p.get("PublicPort")
-        if public:
-            ip = str(p.get("IP") or "")
-            host = f"[{ip}]" if ":" in ip else ip
-            item = f"{host}:{public}->{private}/{proto}"
+    """Return docker's PORTS column: "443/tcp, 0.0.0.0:8080->80/tcp, 8000-8001/udp".
+
+    As docker's DisplayablePorts: consecutive ports published on the same port
+    number (or only exposed) are grouped into ranges; host mappings come last.
+    """
+    def num(p: dict[str, object], key: str) -> int:
+        return int(str(p.get(key) or 0))
+
+    items = sorted(ports, key=lambda p: (num(p, "PrivatePort"), str(p.get("IP") or ""),
+                                         num(p, "PublicPort"), str(p.get("Type") or "")))
+    groups: dict[str, list[int]] = {}
+    result: list[str] = []
+    mappings: list[str] = []
+    for p in items:
+        private, proto, ip = num(p, "PrivatePort"), str(p.get("Type") or ""), str(p.get("IP") or "")
+        key = proto
+        if ip:
+            if num(p, "PublicPort") != private:
+                mappings.append(f"{join_host_port(ip, p.get('PublicPort'))}->{private}/{proto}")
+                continue
+            key = f"{ip}/{proto}"
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [private, private]
+        elif private == group[1] + 1:
+            group[1] = private
         else:
-            item = f"{private}/{proto}"
-        if item not in out:
-            out.append(item)
-    return ", ".join(out)
+            result.append(_port_group(key, *group))
+            groups[key] = [private, private]
+    result += [_port_group(key, *g) for key, g in groups.items()]
+    return ", ".join(result + mappings)
+
+
+def _port_group(key: str, first: int, last: int) -> str:
+    ip, _, proto = key.rpartition("/")
+    span = str(first) if first == last else f"{first}-{last}"
+    if ip:
+        span = f"{join_host_port(ip, span)}->{span}"
+    return f"{span}/{proto}"
+
+
+def natural_key(s: str) -> list[tuple[str, int]]:
+    """Return a sort key ordering "web2" before "web10" (docker's sortorder.NaturalLess)."""
+    out = []
+    i, n = 0, len(s)
+    while i < n:
+        j = i
+        while j < n and not "0" <= s[j] <= "9":
+            j += 1
+        k = j
+        while k < n and "0" <= s[k] <= "9":
+            k += 1
+        out.append((s[i:j], int(s[j:k]) if k > j else -1))
+        i = k
+    return out
 
 
 def container_names(names: Iterable[str], trunc: bool = True) -> str:

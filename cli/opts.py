@@ -1,4 +1,4 @@
-"""Parse option values the way the docker CLI does: sizes, CPUs, env, labels, ports.
+"""Parse option values the way the docker CLI does: sizes, CPUs, env, labels, filters.
 
 Every parser raises ValueError with docker's wording for the value; the flag
 parser wraps it into ``invalid argument "V" for "-m, --memory" flag: ...``.
@@ -151,39 +151,6 @@ def validate_change(value: str) -> str:
     return value
 
 
-def parse_port_spec(value: str) -> tuple[str, list[dict[str, str]] | None]:
-    """Parse ``[ip:][host:]container[/proto]`` into ("80/tcp", bindings or None)."""
-    spec, _, proto = value.partition("/")
-    proto = (proto or "tcp").lower()
-    if proto not in ("tcp", "udp", "sctp"):
-        raise ValueError(f"invalid proto: {proto}")
-    ip = host = ""
-    if spec.startswith("["):  # [::1]:8080:80
-        end = spec.find("]")
-        ip, spec = spec[1:end], spec[end + 2:]
-        parts = spec.split(":")
-        host, cport = (parts[0], parts[1]) if len(parts) == 2 else ("", parts[0])
-    else:
-        parts = spec.split(":")
-        if len(parts) == 1:
-            cport = parts[0]
-        elif len(parts) == 2:
-            host, cport = parts
-        elif len(parts) == 3:
-            ip, host, cport = parts
-        else:
-            raise ValueError(f"invalid port format: {value}")
-    for p in (cport, host):
-        if p and not (p.isdigit() and 0 < int(p) < 65536):
-            raise ValueError(f"invalid port: {p or value}")
-    if not cport:
-        raise ValueError(f"no port specified: {value}<empty>")
-    key = f"{int(cport)}/{proto}"
-    if len(parts) == 1 and not ip:
-        return key, None
-    return key, [{"HostIp": ip, "HostPort": host}]
-
-
 def parse_restart(value: str) -> dict[str, object]:
     """Return the RestartPolicy for ``no|always|unless-stopped|on-failure[:N]``."""
     name, _, count = value.partition(":")
@@ -223,3 +190,47 @@ def validate_reference(ref: str) -> str:
 
 def _name_chars(s: str) -> bool:
     return all(c.isascii() and (c.isalnum() or c in "._-") for c in s)
+
+
+def parse_filter(value: str) -> str:
+    """Check a ``-f key=value`` filter (encoded later by ``filters_json``)."""
+    if "=" not in value:
+        raise ValueError("bad format of filter (expected name=value)")
+    return value
+
+
+def split_csv(value: str) -> list[str]:
+    """Split one CSV record as Go's encoding/csv does (``--mount``, ``--network k=v,...``).
+
+    Fields are separated by commas; a field starting with a double quote runs to
+    the closing quote (``""`` stands for a quote) and may hold commas.
+    """
+    fields: list[str] = []
+    i, n = 0, len(value)
+    while True:
+        if i < n and value[i] == '"':
+            i += 1
+            parts = []
+            while True:
+                j = value.find('"', i)
+                if j < 0:
+                    raise ValueError('parse error: extraneous or missing " in quoted-field')
+                parts.append(value[i:j])
+                i = j + 1
+                if value[i:i + 1] != '"':
+                    break
+                parts.append('"')
+                i += 1
+            if i < n and value[i] != ",":
+                raise ValueError('parse error: extraneous or missing " in quoted-field')
+            fields.append("".join(parts))
+        else:
+            j = value.find(",", i)
+            j = n if j < 0 else j
+            if '"' in value[i:j]:
+                raise ValueError('parse error: bare " in non-quoted-field')
+            fields.append(value[i:j])
+            i = j
+        if i >= n:
+            return fields
+        i += 1

@@ -4,7 +4,7 @@ Each entry names a module and a function ``fn(ctx: Context, argv: list[str]) -> 
 and a one-line summary for `shoal --help`. Nothing here imports a command module:
 `shoal run` pays only for the modules `run` needs.
 
-Adding a command group (network, volume, service, node, stack, swarm, ...):
+Adding a command group (service, node, stack, swarm, ...):
 write ``cli/commands/<group>.py`` with one function per sub-command, then add
 an entry to GROUPS below (or call ``register_group`` from a plugin module)::
 
@@ -47,6 +47,8 @@ _CT = "shoal.cli.commands.containers"
 _EX = "shoal.cli.commands.exec"
 _IM = "shoal.cli.commands.images"
 _SYS = "shoal.cli.commands.system"
+_NET = "shoal.cli.commands.network"
+_VOL = "shoal.cli.commands.volume"
 
 _CONTAINER = {
     "attach": Entry(
@@ -59,6 +61,7 @@ _CONTAINER = {
     "kill": Entry(_CT, "kill", "Kill one or more running containers"),
     "logs": Entry(_CT, "logs", "Fetch the logs of a container"),
     "ls": Entry(_CT, "ps", "List containers"),
+    "port": Entry(_CT, "port", "List port mappings or a specific mapping for the container"),
     "restart": Entry(_CT, "restart", "Restart one or more containers"),
     "rm": Entry(_CT, "rm", "Remove one or more containers"),
     "run": Entry(_RUN, "run", "Create and run a new container from an image"),
@@ -81,6 +84,24 @@ _IMAGE = {
     "tag": Entry(_IM, "tag", "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"),
 }
 
+_NETWORK = {
+    "connect": Entry(_NET, "connect", "Connect a container to a network"),
+    "create": Entry(_NET, "create", "Create a network"),
+    "disconnect": Entry(_NET, "disconnect", "Disconnect a container from a network"),
+    "inspect": Entry(_NET, "inspect", "Display detailed information on one or more networks"),
+    "ls": Entry(_NET, "ls", "List networks"),
+    "prune": Entry(_NET, "prune", "Remove all unused networks"),
+    "rm": Entry(_NET, "rm", "Remove one or more networks"),
+}
+
+_VOLUME = {
+    "create": Entry(_VOL, "create", "Create a volume"),
+    "inspect": Entry(_VOL, "inspect", "Display detailed information on one or more volumes"),
+    "ls": Entry(_VOL, "ls", "List volumes"),
+    "prune": Entry(_VOL, "prune", "Remove unused local volumes"),
+    "rm": Entry(_VOL, "rm", "Remove one or more volumes"),
+}
+
 _SYSTEM = {
     "info": Entry(_SYS, "info", "Display system-wide information"),
 }
@@ -89,6 +110,8 @@ GROUPS: dict[str, Group] = {
     "container": Group("Manage containers", _CONTAINER,
                        {"list": "ls", "ps": "ls", "remove": "rm"}),
     "image": Group("Manage images", _IMAGE, {"list": "ls", "remove": "rm", "rmi": "rm"}),
+    "network": Group("Manage networks", _NETWORK, {"list": "ls", "remove": "rm"}),
+    "volume": Group("Manage volumes", _VOLUME, {"list": "ls", "remove": "rm"}),
     "system": Group("Manage shoal", _SYSTEM),
 }
 
@@ -107,6 +130,7 @@ COMMANDS: dict[str, Entry] = {
     "kill": _CONTAINER["kill"],
     "load": _IMAGE["load"],
     "logs": _CONTAINER["logs"],
+    "port": _CONTAINER["port"],
     "restart": _CONTAINER["restart"],
     "rm": _CONTAINER["rm"],
     "rmi": _IMAGE["rm"],

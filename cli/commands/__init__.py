@@ -14,3 +14,21 @@ def parse(spec: Command, ctx: Context, argv: list[str]) -> tuple[Options, list[s
     if parsed is None:
         ctx.out(spec.help(ctx.path))
     return parsed
+
+
+def confirm(ctx: Context, message: str) -> bool:
+    """Ask ``message [y/N]`` on stdout and read one line of stdin: only y or Y is yes."""
+    import os
+
+    ctx.out(message + " [y/N] ")
+    ctx.out_bytes().flush()
+    line = b""
+    while not line.endswith(b"\n"):
+        try:
+            chunk = os.read(ctx.stdin_fd, 1)
+        except OSError:
+            break
+        if not chunk:
+            break
+        line += chunk
+    return line.strip().lower() == b"y"

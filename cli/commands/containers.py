@@ -1,4 +1,4 @@
-"""Container commands: start, stop, restart, kill, rm, ps, logs, inspect, wait.
+"""Container commands: start, stop, restart, kill, rm, ps, logs, inspect, wait, port.
 
 Each talks to the Docker Engine API as the docker CLI does; commands taking
 several containers act on each in turn, print the names that succeeded, and
@@ -391,7 +391,8 @@ def inspect_objects(ctx: Context, names: list[str], kinds: list[str], fmt: str,
     """Fetch each name as the first kind that knows it; print them; report misses."""
     client = ctx.client
     paths = {"container": ("/containers/{}/json", {"size": True if size else None}),
-             "image": ("/images/{}/json", None)}
+             "image": ("/images/{}/json", None), "network": ("/networks/{}", None),
+             "volume": ("/volumes/{}", None)}
     docs, errors = [], []
     for name in names:
         for kind in kinds:
@@ -418,9 +419,10 @@ def inspect(ctx: Context, argv: list[str]) -> int:
     if parsed is None:
         return 0
     opts, names = parsed
-    if opts.type and opts.type not in ("container", "image"):
+    kinds = ["container", "image", "network", "volume"]
+    if opts.type and opts.type not in kinds:
         raise CLIError(f'"{opts.type}" is not a valid value for --type')
-    kinds = [opts.type] if opts.type else ["container", "image"]
+    kinds = [opts.type] if opts.type else kinds
     return inspect_objects(ctx, names, kinds, opts.format, opts.size)
 
 
@@ -431,3 +433,40 @@ def inspect_containers(ctx: Context, argv: list[str]) -> int:
         return 0
     opts, names = parsed
     return inspect_objects(ctx, names, ["container"], opts.format, opts.size)
+
+
+# -- port -----------------------------------------------------------------------
+
+PORT = Command("{prog} CONTAINER [PRIVATE_PORT[/PROTO]]",
+               "List port mappings or a specific mapping for the container",
+               min_args=1, max_args=2)
+
+
+def port(ctx: Context, argv: list[str]) -> int:
+    """Print published ports from GET /containers/{id}/json (NetworkSettings.Ports)."""
+    from ..formatting import join_host_port, natural_key
+    from ..ports import _uint16
+
+    parsed = parse(PORT, ctx, argv)
+    if parsed is None:
+        return 0
+    _, args = parsed
+    info = ctx.client.get(f"/containers/{args[0]}/json")
+    ports = (info.get("NetworkSettings") or {}).get("Ports") or {}
+    out = []
+    if len(args) > 1:
+        number, _, proto = args[1].partition("/")
+        try:
+            _uint16(number)
+        except ValueError as exc:
+            raise CLIError(f"Error: invalid port ({number}): {exc}") from None
+        frontends = ports.get(f"{number}/{proto or 'tcp'}")
+        if not frontends:
+            raise CLIError(f"Error: No public port '{args[1]}' published for {args[0]}")
+        out = [join_host_port(f.get("HostIp", ""), f.get("HostPort", "")) for f in frontends]
+    else:
+        out = [f"{key} -> {join_host_port(f.get('HostIp', ''), f.get('HostPort', ''))}"
+               for key, frontends in ports.items() for f in frontends or ()]
+    out.sort(key=natural_key)
+    ctx.out("".join(line + "\n" for line in out))
+    return 0

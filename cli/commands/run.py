@@ -25,10 +25,20 @@ from . import parse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from ..context import Context
     from ..flags import Options
+
+
+def _lazy(module: str, func: str) -> Callable[[str], Any]:
+    """Return a flag converter that imports shoal.cli.<module> only when the flag is used."""
+
+    def conv(value: str) -> Any:
+        return getattr(__import__(f"shoal.cli.{module}", fromlist=[func]), func)(value)
+
+    return conv
 
 
 def _attach_stream(value: str) -> str:
@@ -51,34 +61,46 @@ def _pull_policy(value: str) -> str:
 
 CONTAINER_FLAGS = [
     Flag("attach", "a", "list", "Attach to STDIN, STDOUT or STDERR", conv=_attach_stream),
-    Flag("add-host", "", "list", "Add a custom host-to-IP mapping (host:ip)"),
+    Flag("add-host", "", "list", "Add a custom host-to-IP mapping (host:ip)",
+         conv=_lazy("netopts", "validate_extra_host")),
     Flag("cap-add", "", "list", "Add Linux capabilities"),
     Flag("cap-drop", "", "list", "Drop Linux capabilities"),
     Flag("cpu-shares", "c", "int", "CPU shares (relative weight)"),
     Flag("cpus", "", "string", "Number of CPUs", conv=o.parse_cpus, metavar="decimal"),
-    Flag("dns", "", "list", "Set custom DNS servers"),
+    Flag("dns", "", "list", "Set custom DNS servers", conv=_lazy("netopts", "validate_dns")),
+    Flag("dns-option", "", "list", "Set DNS options", aliases=("dns-opt",)),
+    Flag("dns-search", "", "list", "Set custom DNS search domains",
+         conv=_lazy("netopts", "validate_dns_search")),
     Flag("entrypoint", "", "string", "Overwrite the default ENTRYPOINT of the image"),
     Flag("env", "e", "list", "Set environment variables", conv=o.parse_env),
     Flag("env-file", "", "list", "Read in a file of environment variables"),
-    Flag("expose", "", "list", "Expose a port or a range of ports"),
+    Flag("expose", "", "list", "Expose a port or a range of ports",
+         conv=_lazy("ports", "parse_expose")),
     Flag("hostname", "h", "string", "Container host name"),
     Flag("init", "", "bool",
          "Run an init inside the container that forwards signals and reaps processes"),
     Flag("interactive", "i", "bool", "Keep STDIN open even if not attached"),
+    Flag("ip", "", "string", "IPv4 address (e.g., 172.30.100.104)",
+         conv=_lazy("netopts", "parse_ipv4")),
     Flag("label", "l", "list", "Set meta data on a container"),
     Flag("label-file", "", "list", "Read in a line delimited file of labels"),
     Flag("memory", "m", "string", "Memory limit", conv=o.parse_size, metavar="bytes"),
     Flag("memory-swap", "", "string",
          "Swap limit equal to memory plus swap: '-1' to enable unlimited swap",
          conv=_swap, metavar="bytes"),
+    Flag("mount", "", "list", "Attach a filesystem mount to the container",
+         conv=_lazy("mounts", "parse_mount"), metavar="mount"),
     Flag("name", "", "string", "Assign a name to the container"),
-    Flag("network", "", "string", "Connect a container to a network (none, host, NAME)",
-         metavar="network", aliases=("net",)),
+    Flag("network", "", "list", "Connect a container to a network",
+         conv=_lazy("netopts", "parse_network"), metavar="network", aliases=("net",)),
+    Flag("network-alias", "", "list", "Add network-scoped alias for the container",
+         aliases=("net-alias",)),
     Flag("pids-limit", "", "int", "Tune container pids limit (set -1 for unlimited)"),
     Flag("platform", "", "string", "Set platform if server is multi-platform capable"),
     Flag("privileged", "", "bool", "Give extended privileges to this container"),
     Flag("publish", "p", "list", "Publish a container's port(s) to the host",
-         conv=o.parse_port_spec),
+         conv=_lazy("ports", "parse_publish")),
+    Flag("publish-all", "P", "bool", "Publish all exposed ports to random ports"),
     Flag("pull", "", "string", 'Pull image before running ("always", "missing", "never")',
          default="missing", conv=_pull_policy),
     Flag("quiet", "q", "bool", "Suppress the pull output"),
@@ -90,10 +112,10 @@ CONTAINER_FLAGS = [
     Flag("shm-size", "", "string", "Size of /dev/shm", conv=o.parse_size, metavar="bytes"),
     Flag("stop-signal", "", "string", "Signal to stop the container"),
     Flag("stop-timeout", "", "int", "Timeout (in seconds) to stop a container"),
-    Flag("tmpfs", "", "list", "Mount a tmpfs directory"),
+    Flag("tmpfs", "", "list", "Mount a tmpfs directory", conv=_lazy("mounts", "parse_tmpfs")),
     Flag("tty", "t", "bool", "Allocate a pseudo-TTY"),
     Flag("user", "u", "string", 'Username or UID (format: "<name|uid>[:<group|gid>]")'),
-    Flag("volume", "v", "list", "Bind mount a volume"),
+    Flag("volume", "v", "list", "Bind mount a volume", conv=_lazy("mounts", "parse_volume")),
     Flag("workdir", "w", "string", "Working directory inside the container"),
 ]
 
@@ -124,19 +146,25 @@ def build_config(opts: Options, args: list[str], stdout_fd: int = 1
         raise ValueError("conflicting options: cannot specify both --restart and --rm")
     exposed: dict[str, dict[str, Any]] = {}
     bindings: dict[str, list[dict[str, str]]] = {}
-    for key, binding in opts.publish:
-        exposed[key] = {}
-        if binding:
-            bindings.setdefault(key, []).extend(binding)
-    for port in opts.expose:
-        exposed[port if "/" in port else port + "/tcp"] = {}
+    for mappings in opts.publish:
+        for key, binding in mappings:
+            exposed[key] = {}
+            bindings.setdefault(key, []).append(binding)
+    for keys in opts.expose:
+        for key in keys:
+            exposed.setdefault(key, {})
     binds: list[str] = []
     volumes: dict[str, dict[str, Any]] = {}
-    for v in opts.volume:
-        if ":" in v:
-            binds.append(v)
+    for bind, target in opts.volume:
+        if bind is None:
+            volumes[target] = {}
         else:
-            volumes[v] = {}
+            binds.append(bind)
+    endpoints: dict[str, Any] = {}
+    if opts.network or opts.network_alias or opts.ip:
+        from ..netopts import endpoints_config
+
+        endpoints = endpoints_config(opts.network, opts.network_alias, opts.ip)
     config: dict[str, Any] = {
         "Hostname": opts.hostname, "Domainname": "", "User": opts.user,
         "AttachStdin": stdin, "AttachStdout": stdout, "AttachStderr": stderr,
@@ -155,13 +183,16 @@ def build_config(opts: Options, args: list[str], stdout_fd: int = 1
         config["StopTimeout"] = opts.stop_timeout
     host: dict[str, Any] = {
         "Binds": binds or None,
-        "NetworkMode": opts.network or "default",
+        "NetworkMode": opts.network[0]["Target"] if opts.network else "default",
         "PortBindings": bindings,
+        "PublishAllPorts": opts.publish_all,
         "RestartPolicy": restart,
         "AutoRemove": opts.rm,
         "CapAdd": opts.cap_add or None,
         "CapDrop": opts.cap_drop or None,
         "Dns": opts.dns,
+        "DnsOptions": opts.dns_option,
+        "DnsSearch": opts.dns_search,
         "ExtraHosts": opts.add_host or None,
         "Privileged": opts.privileged,
         "ReadonlyRootfs": opts.read_only,
@@ -173,14 +204,16 @@ def build_config(opts: Options, args: list[str], stdout_fd: int = 1
         "PidsLimit": opts.pids_limit if "pids_limit" in opts.changed else None,
     }
     if opts.tmpfs:
-        host["Tmpfs"] = {p: rest for p, _, rest in (t.partition(":") for t in opts.tmpfs)}
+        host["Tmpfs"] = dict(opts.tmpfs)
+    if opts.mount:
+        host["Mounts"] = opts.mount
     if opts.init:
         host["Init"] = True
     if opts.tty:
         from ..streams import terminal_size
 
         host["ConsoleSize"] = list(terminal_size(stdout_fd) or (0, 0))
-    body = {**config, "HostConfig": host, "NetworkingConfig": {"EndpointsConfig": {}}}
+    body = {**config, "HostConfig": host, "NetworkingConfig": {"EndpointsConfig": endpoints}}
     params = {"name": opts.name or None, "platform": opts.platform or None}
     return params, body
 

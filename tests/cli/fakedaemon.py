@@ -11,6 +11,7 @@ bodies, chunked answers, 101 upgrades) and simulates containers whose
     /no/such/binary    start fails: 400 "...no such file or directory"
     anything else      exit 0 with no output
 
+Networks and volumes live in ``fakenet`` (``daemon.networks``, ``daemon.volumes``).
 Tests read ``daemon.requests`` (method, path without /v1.44, query, headers,
 body) and may override a route with ``daemon.route(method, regex, handler)``.
 """
@@ -523,7 +524,10 @@ def add_image(daemon: FakeDaemon, name: str = "busybox") -> None:
 
 
 def new_daemon(tmp: str) -> FakeDaemon:
+    from tests.cli import fakenet
+
     path = os.path.join(tmp, "shoal.sock")
     d = FakeDaemon(path)
+    fakenet.install(d)
     add_image(d)
     return d

@@ -69,7 +69,7 @@ def test_quote_ellipsis_ids_names_ports():
         {"PrivatePort": 443, "Type": "tcp"},
         {"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"},
         {"IP": "::", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"},
-    ]) == "0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, 443/tcp"
+    ]) == "443/tcp, 0.0.0.0:8080->80/tcp, [::]:8080->80/tcp"
 
 
 def test_template_render():

@@ -95,18 +95,6 @@ def test_validate_change_rejects(value):
         opts.validate_change(value)
 
 
-def test_ports():
-    assert opts.parse_port_spec("80") == ("80/tcp", None)
-    assert opts.parse_port_spec("8080:80") == ("80/tcp", [{"HostIp": "", "HostPort": "8080"}])
-    assert opts.parse_port_spec("127.0.0.1::53/udp") == (
-        "53/udp", [{"HostIp": "127.0.0.1", "HostPort": ""}])
-    assert opts.parse_port_spec("[::1]:80:8080") == (
-        "8080/tcp", [{"HostIp": "::1", "HostPort": "80"}])
-    for bad in ("80/xyz", "0:80", "99999", "a:b"):
-        with pytest.raises(ValueError):
-            opts.parse_port_spec(bad)
-
-
 def test_restart_policy():
     assert opts.parse_restart("on-failure:3") == {"Name": "on-failure", "MaximumRetryCount": 3}
     assert opts.parse_restart("always") == {"Name": "always", "MaximumRetryCount": 0}

@@ -184,9 +184,11 @@ class Agent:
             self.managers = addrs + [a for a in self.managers if a not in addrs]
 
     async def _session_loop(self, session: Any) -> None:
-        async for msg in session:
+        while True:
+            msg = await session.read()
+            if msg is grpc.aio.EOF:
+                raise SessionLost("the manager closed the session")
             self._on_session_message(msg)
-        raise SessionLost("the manager closed the session")
 
     async def _heartbeat_loop(self, stub: pb_grpc.DispatcherStub) -> None:
         while True:

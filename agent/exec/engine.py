@@ -1,0 +1,148 @@
+"""The engine executor: each task is a container of the local engine.
+
+Only the engine facade is used (engine.images, engine.containers), never its
+internals. A controller finds its container by name, else by the task-id
+label, so a restarted agent re-adopts what the previous one started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import os
+import platform
+import socket
+from typing import Any
+
+from shoal import __version__
+from shoal.agent.exec.containerspec import LABEL_TASK_ID, container_name, create_body
+from shoal.agent.exec.errors import ContainerGone, TaskFailed, TaskRejected
+from shoal.agent.exec.interfaces import Observed
+from shoal.engine.errors import EngineError, InvalidArgument, NotFound, NotModified
+from shoal.proto.shoal.v1.objects_pb2 import EngineDescription, NodeDescription, Task
+from shoal.proto.shoal.v1.types_pb2 import Platform, Resources
+
+_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}
+
+
+def host_memory() -> int:
+    """Return the host's memory in bytes (MemTotal)."""
+    with contextlib.suppress(OSError, ValueError):
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    return 0
+
+
+def host_description(labels: dict[str, str] | None = None) -> NodeDescription:
+    """Return this host's hostname, platform, CPUs, memory and engine version."""
+    d = NodeDescription(
+        hostname=socket.gethostname(),
+        platform=Platform(architecture=_ARCH.get(platform.machine(), platform.machine()),
+                          os="linux"),
+        resources=Resources(nano_cpus=(os.cpu_count() or 1) * 10**9, memory_bytes=host_memory()),
+        engine=EngineDescription(engine_version=__version__),
+    )
+    for k, v in (labels or {}).items():
+        d.engine.labels[k] = v
+    return d
+
+
+class EngineController:
+    """Runs one task as a container of ENGINE."""
+
+    def __init__(self, engine: Any, task: Task) -> None:
+        self.engine = engine
+        self.task = task
+        self.name = container_name(task)
+
+    def _find(self) -> Any | None:
+        containers = self.engine.containers
+        with contextlib.suppress(NotFound):
+            c = containers.get(self.name)
+            if (c.Config.get("Labels") or {}).get(LABEL_TASK_ID) == self.task.id:
+                return c
+        for c in containers.list(all=True):
+            if (c.Config.get("Labels") or {}).get(LABEL_TASK_ID) == self.task.id:
+                return c
+        return None
+
+    def _need(self) -> Any:
+        c = self._find()
+        if c is None:
+            raise ContainerGone(f"container {self.name} not found")
+        return c
+
+    async def prepare(self) -> None:
+        if self._find() is not None:
+            return
+        image = self.task.spec.container.image
+        if not image:
+            raise TaskRejected("the task has no image")
+        try:
+            await asyncio.to_thread(self.engine.images.get, image)
+        except NotFound as exc:
+            raise TaskRejected(
+                f"No such image: {image} (pulling is not supported yet: load it on the node)"
+            ) from exc
+        try:
+            await self.engine.containers.create(create_body(self.task), self.name)
+        except InvalidArgument as exc:
+            raise TaskRejected(f"invalid container spec: {exc}") from exc
+        except EngineError as exc:
+            if self._find() is None:
+                raise TaskRejected(f"cannot create the container: {exc}") from exc
+
+    async def start(self) -> Observed:
+        c = self._need()
+        try:
+            await self.engine.containers.start(c.Id)
+        except NotModified:
+            pass
+        except EngineError as exc:
+            raise TaskFailed(f"starting container failed: {exc}") from exc
+        c = self.engine.containers.get(c.Id)
+        return Observed("running" if c.running else "exited", c.Id, c.State.Pid,
+                        c.State.ExitCode)
+
+    async def wait(self) -> int:
+        c = self._need()
+        return int(await self.engine.containers.wait(c.Id))
+
+    async def shutdown(self, grace: float | None) -> None:
+        c = self._find()
+        if c is None or not c.running:
+            return
+        timeout = None if grace is None else max(0, math.ceil(grace))
+        with contextlib.suppress(NotModified, NotFound):
+            await self.engine.containers.stop(c.Id, timeout=timeout)
+
+    async def remove(self) -> None:
+        c = self._find()
+        if c is None:
+            return
+        with contextlib.suppress(NotFound):
+            await self.engine.containers.remove(c.Id, force=True)
+
+    async def inspect(self) -> Observed:
+        c = self._find()
+        if c is None:
+            return Observed("absent")
+        status = c.State.Status if c.State.Status in ("created", "running") else "exited"
+        return Observed(status, c.Id, c.State.Pid, c.State.ExitCode)
+
+
+class EngineExecutor:
+    """Runs tasks as containers of ENGINE (a shoal.engine.Engine)."""
+
+    def __init__(self, engine: Any, labels: dict[str, str] | None = None) -> None:
+        self.engine = engine
+        self.labels = dict(labels or {})
+
+    async def describe(self) -> NodeDescription:
+        return await asyncio.to_thread(host_description, self.labels)
+
+    def controller(self, task: Task) -> EngineController:
+        return EngineController(self.engine, task)

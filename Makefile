@@ -12,7 +12,7 @@ deps:
 lint: deps
 	$(VENV)/bin/ruff check shoal $(PACKAGES) tests e2e bench scripts
 	@rm -rf .tc && mkdir -p .tc/shoal
-	@ln -s ../../shoal/__init__.py .tc/shoal/__init__.py
+	@for f in shoal/*.py; do ln -s ../../$$f .tc/$$f; done
 	@for m in $(PACKAGES); do ln -s ../../$$m .tc/shoal/$$m; done
 	cd .tc && MYPYPATH=. ../$(VENV)/bin/mypy --config-file ../pyproject.toml -p shoal
 

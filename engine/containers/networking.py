@@ -65,9 +65,16 @@ def _host_resolv_conf() -> str:
     return "\n".join(keep) + "\n"
 
 
+def _endpoints(c: Container) -> dict[str, Any]:
+    """Return EndpointsConfig with "default" (what the docker CLI sends) as the real name."""
+    eps = dict((c.NetworkingConfig or {}).get("EndpointsConfig") or {})
+    if "default" in eps:
+        eps.setdefault(network_name(c), eps.pop("default"))
+    return eps
+
+
 def _endpoint_config(c: Container, net: str) -> dict[str, Any]:
-    eps = (c.NetworkingConfig or {}).get("EndpointsConfig") or {}
-    return eps.get(net) or {}
+    return _endpoints(c).get(net) or {}
 
 
 def _aliases(c: Container, net: str) -> list[str]:
@@ -100,9 +107,16 @@ class ContainerNetworking:
             from shoal.engine.containers.errors import InvalidConfig
 
             raise InvalidConfig(f"network {net} not found (networking is disabled)")
-        self.networks.get(net)
-        for extra in (c.NetworkingConfig or {}).get("EndpointsConfig") or {}:
-            self.networks.get(extra)
+        n = self.networks.get(net)
+        if _ip(c, net) and getattr(n, "default", False):
+            from shoal.engine.containers.errors import InvalidConfig
+
+            raise InvalidConfig(
+                "user specified IP address is supported on user defined networks only"
+            )
+        for extra in _endpoints(c):
+            if extra not in ("none", "host"):
+                self.networks.get(extra)
 
     def attach(self, c: Container) -> Attachment:
         hostname = c.Config.get("Hostname") or c.Id[:12]
@@ -120,7 +134,7 @@ class ContainerNetworking:
         path = nets.sandbox_create(c.Id)
         try:
             nets.connect(net, c.Id, c.Name, _aliases(c, net), _ip(c, net))
-            for extra in (c.NetworkingConfig or {}).get("EndpointsConfig") or {}:
+            for extra in _endpoints(c):
                 if extra != net and extra not in ("none", "host"):
                     nets.connect(extra, c.Id, c.Name, _aliases(c, extra), _ip(c, extra))
             nets.publish(c.Id, c.HostConfig.get("PortBindings"),

@@ -103,6 +103,7 @@ def make_app(engine: Any) -> web.Application:
         routes_execs,
         routes_images,
         routes_networks,
+        routes_swarm,
         routes_system,
         routes_volumes,
     )
@@ -110,6 +111,6 @@ def make_app(engine: Any) -> web.Application:
     app = web.Application(middlewares=[errors_middleware], client_max_size=0)
     app[ENGINE_KEY] = engine
     for mod in (routes_system, routes_containers, routes_execs, routes_images, routes_networks,
-                routes_volumes):
+                routes_volumes, routes_swarm):
         mod.register(app)
     return app

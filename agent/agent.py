@@ -135,7 +135,8 @@ class Agent:
     def _channel(self, addr: str) -> grpc.aio.Channel:
         if self.credentials is None:
             return grpc.aio.insecure_channel(addr, options=CHANNEL_OPTIONS)
-        return grpc.aio.secure_channel(addr, self.credentials, options=CHANNEL_OPTIONS)
+        options = [*CHANNEL_OPTIONS, ("grpc.ssl_target_name_override", self.config.tls_server_name)]
+        return grpc.aio.secure_channel(addr, self.credentials, options=options)
 
     async def _connect(self, addr: str) -> None:
         async with self._channel(addr) as channel:

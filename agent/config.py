@@ -23,6 +23,8 @@ class AgentConfig:
                   UpdateTaskStatus call (seconds).
     max_updates_per_request: at most this many task statuses per call.
     rpc_timeout:  deadline of unary calls (seconds).
+    tls_server_name: the name managers' certificates carry (manager/ca/tls.py
+                  checks servers by it, not by their address).
     """
 
     node_id: str
@@ -36,6 +38,7 @@ class AgentConfig:
     report_interval: float = 0.05
     max_updates_per_request: int = 1000
     rpc_timeout: float = 15.0
+    tls_server_name: str = "swarm-manager"
 
     def __post_init__(self) -> None:
         if self.state_dir is not None:

@@ -43,16 +43,10 @@ def metadata_identity(context: grpc.aio.ServicerContext[Any, Any]) -> Identity:
 
 
 def tls_identity(context: grpc.aio.ServicerContext[Any, Any]) -> Identity:
-    """Return the identity in the caller's certificate (manager/ca/tls.py)."""
-    from shoal.manager.ca import tls  # type: ignore[attr-defined, unused-ignore]
+    """Return the identity in the caller's verified certificate (manager/ca/tls.py)."""
+    from shoal.manager.ca.tls import peer_identity
 
-    try:
-        peer = tls.peer_identity(context)
-    except Exception as exc:
-        raise Unauthenticated(f"no valid node certificate: {exc}") from exc
+    peer = peer_identity(context)
     if peer is None:
-        raise Unauthenticated("no node certificate")
-    role = getattr(peer, "role", NodeRole.WORKER)
-    if isinstance(role, str):
-        role = NodeRole.MANAGER if role.lower() == "manager" else NodeRole.WORKER
-    return Identity(str(peer.node_id), int(role))
+        raise Unauthenticated("no node certificate: call the manager's main port with mTLS")
+    return Identity(peer.node_id, int(peer.role))

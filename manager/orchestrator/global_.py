@@ -1,0 +1,256 @@
+"""The global orchestrator: one task of each global service on every eligible node.
+
+A node may *keep* a task of the service while it is known, not DOWN, not
+drained, and matches the service's constraints and platforms; it may *get*
+a new one only if it is also ACTIVE (a paused node keeps what it runs and gets
+nothing new). Tasks are created with their node_id set and status PENDING;
+the scheduler checks that they fit the node and assigns them (or explains
+why not). A node that goes DOWN or is deleted has its unfinished tasks
+ORPHANED and shut down; they are not replaced elsewhere, and the node gets a
+new task when it is eligible again. Restarts go through the restart
+supervisor, on the same node; spec changes through the update hook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from shoal.manager.orchestrator.loop import Reconciler
+from shoal.manager.orchestrator.plan import Context, Plan
+from shoal.manager.orchestrator.restart import RestartSupervisor, Verdict
+from shoal.manager.orchestrator.tasks import (
+    ACTIVE,
+    DRAIN,
+    REMOVE,
+    RUNNING,
+    is_global,
+    is_terminal,
+    new_task,
+    node_lost,
+    occupies,
+    outdated,
+    rank,
+)
+from shoal.manager.orchestrator.update import Updater, in_flight
+from shoal.manager.scheduler.constraints import (
+    Constraint,
+    node_matches,
+    parse_constraints,
+    platform_matches,
+)
+from shoal.manager.store import Action, Event, Store, VersionConflict
+from shoal.proto.shoal.v1.objects_pb2 import Node, Service, Task
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _NodeSlot:
+    node_id: str
+    current: Any
+    replacement: Task | None = None
+
+    def task(self) -> Any:
+        return self.replacement if self.replacement is not None else self.current
+
+
+class GlobalOrchestrator(Reconciler):
+    """Keeps one task of each global service per eligible node; leader only."""
+
+    kinds = (Service, Task, Node)
+    name = "global-orchestrator"
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        restart: RestartSupervisor | None = None,
+        updater: Updater | None = None,
+        debounce: float = 0.005,
+    ) -> None:
+        super().__init__(store, debounce=debounce)
+        self.restart = restart or RestartSupervisor()
+        self.restart.on_due = self._restart_due
+        self.updater = updater or Updater()
+        self._services: set[str] = set()  # every node of these
+        self._nodes: set[str] = set()  # every global service on these
+        self._updating: set[str] = set()
+
+    # Events.
+
+    def resync(self) -> None:
+        cache = self.store.cache
+        for svc in cache.list(Service, copy=False):
+            if is_global(svc):
+                self._services.add(svc.id)
+        for t in cache.list(Task, copy=False):
+            if t.slot or not t.service_id or int(t.desired_state) >= REMOVE:
+                continue
+            if cache.get(Service, t.service_id, copy=False) is None:
+                self._services.add(t.service_id)
+
+    def handle(self, event: Event) -> None:
+        obj: Any = event.obj
+        if event.kind == "tasks":
+            self._task_event(event, obj)
+        elif event.kind == "services":
+            if event.action == Action.DELETE:
+                self._services.add(obj.id)
+                self.restart.forget_service(obj.id)
+            elif is_global(obj) or is_global(event.old):
+                self._services.add(obj.id)
+        elif event.kind == "nodes":
+            old: Any = event.old
+            if (
+                event.action == Action.UPDATE
+                and old.spec == obj.spec
+                and (old.status.state == obj.status.state and old.description == obj.description)
+            ):
+                return  # nothing that decides eligibility changed
+            self._nodes.add(obj.id)
+
+    def _task_event(self, event: Event, t: Any) -> None:
+        if t.slot or not t.service_id:
+            return
+        if event.action == Action.DELETE:
+            self.restart.forget(t.id)
+            if occupies(t):
+                self._services.add(t.service_id)
+            return
+        if t.service_id in self._updating:
+            self._services.add(t.service_id)
+            return
+        old: Any = event.old
+        if int(t.desired_state) == RUNNING and is_terminal(t):
+            if old is None or not is_terminal(old) or int(old.desired_state) != RUNNING:
+                self._services.add(t.service_id)
+        elif old is not None and int(old.desired_state) != int(t.desired_state) and occupies(old):
+            self._services.add(t.service_id)
+
+    def _restart_due(self, service_id: str) -> None:
+        self._services.add(service_id)
+        self.wake()
+
+    def closed(self) -> None:
+        self.restart.close()
+
+    # Ticks.
+
+    def has_work(self) -> bool:
+        return bool(self._services or self._nodes)
+
+    async def tick(self) -> None:
+        services, self._services = self._services, set()
+        nodes, self._nodes = self._nodes, set()
+        cache = self.store.cache
+        ctx = Context(cache, asyncio.get_running_loop().time())
+        plan = Plan()
+        if nodes:
+            services.update(s.id for s in cache.list(Service, copy=False) if is_global(s))
+        for sid in services:
+            svc = cache.get(Service, sid, copy=False)
+            if svc is None or svc.pending_delete:
+                self._remove_tasks(sid, plan, ctx)
+            elif is_global(svc):
+                self.reconcile(svc, plan, ctx)
+        ops = plan.ops()
+        result = await self.write(ops)
+        plan.done(ops, result)
+        for i, err in result.errors.items():
+            op: Any = ops[i]
+            if isinstance(err, VersionConflict) and hasattr(op, "obj"):
+                self._services.add(op.obj.service_id)
+            else:
+                log.error("%s: write failed: %s", self.name, err)
+
+    def _remove_tasks(self, service_id: str, plan: Plan, ctx: Context) -> None:
+        self._updating.discard(service_id)
+        self.restart.forget_service(service_id)
+        for t in ctx.cache.tasks_by_service(service_id, copy=False):
+            if t.slot:
+                continue
+            if t.node_id and not is_terminal(t) and node_lost(ctx.node(t.node_id)):
+                plan.orphan(t, f"node {t.node_id} is down")
+            plan.remove(t)
+
+    def reconcile(self, svc: Any, plan: Plan, ctx: Context) -> None:
+        """Plan the writes that give SVC one task on every eligible node."""
+        placement = svc.spec.task.placement
+        constraints = parse_constraints(list(placement.constraints), strict=False)
+        by_node: dict[str, list[Any]] = defaultdict(list)
+        for t in ctx.cache.tasks_by_service(svc.id, copy=False):
+            if t.slot:
+                continue
+            if t.node_id and not is_terminal(t) and node_lost(ctx.node(t.node_id)):
+                plan.orphan(t, f"node {t.node_id} is down")
+            by_node[t.node_id].append(t)
+        live: dict[str, _NodeSlot] = {}
+        node_ids = {n.id for n in ctx.cache.list(Node, copy=False)} | set(by_node)
+        for node_id in node_ids:
+            node = ctx.node(node_id)
+            keep = node is not None and self._may_keep(node, placement, constraints)
+            start = keep and int(node.spec.availability) == ACTIVE
+            occupying = [t for t in by_node.get(node_id, ()) if occupies(t)]
+            if not occupying:
+                if start:
+                    live[node_id] = _NodeSlot(node_id, None, self._create(svc, node_id, plan, ctx))
+                continue
+            current = max(occupying, key=rank)
+            for t in occupying:
+                if t is not current:
+                    plan.shutdown(t)
+            if not keep or not node_id:
+                plan.shutdown(current)
+                self.restart.forget(current.id)
+                continue
+            slot = live[node_id] = _NodeSlot(node_id, current)
+            if int(current.desired_state) == RUNNING and is_terminal(current):
+                self._restart(svc, slot, start, plan, ctx)
+        self._update(svc, live, plan, ctx)
+
+    @staticmethod
+    def _may_keep(node: Any, placement: Any, constraints: list[Constraint] | None) -> bool:
+        if node_lost(node) or int(node.spec.availability) == DRAIN:
+            return False
+        if constraints is None or not node_matches(constraints, node):
+            return False
+        return not placement.platforms or platform_matches(placement.platforms, node)
+
+    def _restart(self, svc: Any, slot: _NodeSlot, start: bool, plan: Plan, ctx: Context) -> None:
+        cur = slot.current
+        verdict = self.restart.decide(cur, ctx.now)
+        if verdict is Verdict.NEVER:
+            plan.finish(cur)
+        elif verdict is Verdict.NOW:
+            plan.shutdown(cur)
+            if start:  # a paused node gets its task back once it is active again
+                slot.replacement = self._create(
+                    svc, slot.node_id, plan, ctx, lambda: self.restart.restarted(cur, ctx.now)
+                )
+
+    def _create(self, svc: Any, node_id: str, plan: Plan, ctx: Context, done: Any = None) -> Task:
+        task = new_task(svc, node_id=node_id, cluster=ctx.cluster, networks=ctx.networks(svc))
+        return plan.create(task, done)
+
+    def _update(self, svc: Any, live: dict[str, _NodeSlot], plan: Plan, ctx: Context) -> None:
+        # a task on a paused node keeps its old spec: it could not get a new one
+        stale = [
+            s
+            for s in live.values()
+            if s.replacement is None
+            and outdated(s.current, svc)
+            and int(ctx.node(s.node_id).spec.availability) == ACTIVE
+        ]
+        if not stale:
+            self._updating.discard(svc.id)
+            return
+        self._updating.add(svc.id)
+        busy = sum(1 for s in live.values() if not outdated(s.task(), svc) and in_flight(s.task()))
+        for slot in self.updater.select(svc, stale, _NodeSlot.task, busy):
+            plan.shutdown(slot.current)
+            self.restart.forget(slot.current.id)
+            slot.replacement = self._create(svc, slot.node_id, plan, ctx)

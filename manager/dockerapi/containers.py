@@ -19,7 +19,7 @@ _MOUNT_NAMES = {v: k for k, v in MOUNT_TYPES.items()}
 
 
 def health_from_json(o: Obj) -> types_pb2.HealthConfig:
-    h = types_pb2.HealthConfig(test=o.strs("Test"), retries=o.int("Retries", 0, 2**31 - 1) or 0)
+    h = types_pb2.HealthConfig(test=o.strs("Test"), retries=o.integer("Retries", 0, 2**31 - 1) or 0)
     for key, field in (("Interval", "interval"), ("Timeout", "timeout"),
                        ("StartPeriod", "start_period"), ("StartInterval", "start_interval")):
         d = o.duration(key)
@@ -40,7 +40,7 @@ def health_to_json(h: types_pb2.HealthConfig) -> dict[str, Any]:
 
 
 def driver_from_json(o: Obj) -> types_pb2.Driver:
-    return types_pb2.Driver(name=o.str("Name"), options=o.str_map("Options"))
+    return types_pb2.Driver(name=o.text("Name"), options=o.str_map("Options"))
 
 
 def driver_to_json(d: types_pb2.Driver) -> dict[str, Any]:
@@ -50,8 +50,8 @@ def driver_to_json(d: types_pb2.Driver) -> dict[str, Any]:
 
 
 def mount_from_json(o: Obj) -> types_pb2.Mount:
-    m = types_pb2.Mount(type=o.enum("Type", MOUNT_TYPES), source=o.str("Source"),
-                        target=o.str("Target"), read_only=o.bool("ReadOnly"))
+    m = types_pb2.Mount(type=o.enum("Type", MOUNT_TYPES), source=o.text("Source"),
+                        target=o.text("Target"), read_only=o.flag("ReadOnly"))
     if not m.target:
         raise o.fail("Target", "required")
     o.refuse_set("BindOptions")
@@ -64,7 +64,7 @@ def mount_from_json(o: Obj) -> types_pb2.Mount:
             m.volume_driver.CopyFrom(driver_from_json(drv))
     tmpfs = o.obj("TmpfsOptions")
     if tmpfs is not None:
-        m.tmpfs_size_bytes = tmpfs.int("SizeBytes", 0) or 0
+        m.tmpfs_size_bytes = tmpfs.integer("SizeBytes", 0) or 0
         m.tmpfs_mode = tmpfs.uint("Mode", 0o7777) or 0
     return m
 
@@ -89,7 +89,7 @@ def mount_to_json(m: types_pb2.Mount) -> dict[str, Any]:
 
 
 def _file_from_json(o: Obj) -> types_pb2.FileTarget:
-    return types_pb2.FileTarget(name=o.str("Name"), uid=o.str("UID"), gid=o.str("GID"),
+    return types_pb2.FileTarget(name=o.text("Name"), uid=o.text("UID"), gid=o.text("GID"),
                                 mode=o.uint("Mode", 0o7777) or 0)
 
 
@@ -101,13 +101,13 @@ def container_spec_from_json(o: Obj) -> specs_pb2.ContainerSpec:
     """Return the ContainerSpec of Docker's TaskTemplate.ContainerSpec O."""
     for key in ("Privileges", "Ulimits", "OomScoreAdj"):
         o.refuse_set(key)
-    if o.str("Isolation") not in ("", "default"):
+    if o.text("Isolation") not in ("", "default"):
         raise o.fail("Isolation", "only the default isolation is supported")
     c = specs_pb2.ContainerSpec(
-        image=o.str("Image"), labels=o.str_map("Labels"), command=o.strs("Command"),
-        args=o.strs("Args"), hostname=o.str("Hostname"), env=o.strs("Env"), dir=o.str("Dir"),
-        user=o.str("User"), groups=o.strs("Groups"), stop_signal=o.str("StopSignal"),
-        tty=o.bool("TTY"), open_stdin=o.bool("OpenStdin"), read_only=o.bool("ReadOnly"),
+        image=o.text("Image"), labels=o.str_map("Labels"), command=o.strs("Command"),
+        args=o.strs("Args"), hostname=o.text("Hostname"), env=o.strs("Env"), dir=o.text("Dir"),
+        user=o.text("User"), groups=o.strs("Groups"), stop_signal=o.text("StopSignal"),
+        tty=o.flag("TTY"), open_stdin=o.flag("OpenStdin"), read_only=o.flag("ReadOnly"),
         hosts=o.strs("Hosts"), sysctls=o.str_map("Sysctls"),
         capability_add=o.strs("CapabilityAdd"), capability_drop=o.strs("CapabilityDrop"),
         mounts=[mount_from_json(m) for m in o.objs("Mounts")],
@@ -116,7 +116,7 @@ def container_spec_from_json(o: Obj) -> specs_pb2.ContainerSpec:
         if not e or e.startswith("="):
             raise o.fail(f"Env[{i}]", f"invalid environment variable {e!r}")
     if o.has("Init"):
-        c.init = o.bool("Init")
+        c.init = o.flag("Init")
     grace = o.duration("StopGracePeriod")
     if grace is not None:
         c.stop_grace_period.CopyFrom(grace)
@@ -129,12 +129,12 @@ def container_spec_from_json(o: Obj) -> specs_pb2.ContainerSpec:
             nameservers=dns.strs("Nameservers"), search=dns.strs("Search"),
             options=dns.strs("Options")))
     for s in o.objs("Secrets"):
-        ref = c.secrets.add(secret_id=s.str("SecretID"), secret_name=s.str("SecretName"))
+        ref = c.secrets.add(secret_id=s.text("SecretID"), secret_name=s.text("SecretName"))
         f = s.obj("File")
         if f is not None:
             ref.file.CopyFrom(_file_from_json(f))
     for s in o.objs("Configs"):
-        cref = c.configs.add(config_id=s.str("ConfigID"), config_name=s.str("ConfigName"))
+        cref = c.configs.add(config_id=s.text("ConfigID"), config_name=s.text("ConfigName"))
         f = s.obj("File")
         if f is not None:
             cref.file.CopyFrom(_file_from_json(f))

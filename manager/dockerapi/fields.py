@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from google.protobuf.duration_pb2 import Duration
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -24,6 +24,7 @@ from shoal.engine.errors import InvalidArgument
 INT64_MAX = 2**63 - 1
 UINT64_MAX = 2**64 - 1
 ZERO_TIME = "0001-01-01T00:00:00Z"
+E = TypeVar("E", bound=int)  # a protobuf enum
 
 
 class Obj:
@@ -65,7 +66,7 @@ class Obj:
         """Return KEY as a list of objects."""
         return [Obj(v, f"{self.at(key)}[{i}]") for i, v in enumerate(self._list(key))]
 
-    def str(self, key: str) -> str:
+    def text(self, key: str) -> str:
         v = self.get(key)
         if v is None:
             return ""
@@ -73,7 +74,7 @@ class Obj:
             raise self.fail(key, "must be a string")
         return v
 
-    def bool(self, key: str) -> bool:
+    def flag(self, key: str) -> bool:
         v = self.get(key)
         if v is None:
             return False
@@ -81,7 +82,7 @@ class Obj:
             raise self.fail(key, "must be a boolean")
         return v
 
-    def int(self, key: str, lo: int = -INT64_MAX - 1, hi: int = INT64_MAX) -> int | None:
+    def integer(self, key: str, lo: int = -INT64_MAX - 1, hi: int = INT64_MAX) -> int | None:
         """Return KEY as an integer in [LO, HI], None when absent."""
         v = self.get(key)
         if v is None:
@@ -97,9 +98,9 @@ class Obj:
         return v
 
     def uint(self, key: str, hi: int = UINT64_MAX) -> int | None:
-        return self.int(key, 0, hi)
+        return self.integer(key, 0, hi)
 
-    def float(self, key: str) -> float | None:
+    def number(self, key: str) -> float | None:
         v = self.get(key)
         if v is None:
             return None
@@ -129,7 +130,7 @@ class Obj:
 
     def duration(self, key: str) -> Duration | None:
         """Return KEY (integer nanoseconds) as a Duration, None when absent."""
-        ns = self.int(key)
+        ns = self.integer(key)
         if ns is None:
             return None
         if ns < 0:
@@ -150,9 +151,9 @@ class Obj:
         except ValueError:
             raise self.fail(key, f"invalid time {v!r}") from None
 
-    def enum(self, key: str, names: Mapping[str, int], default: int | None = None) -> int:
+    def enum(self, key: str, names: Mapping[str, E], default: E | None = None) -> E:
         """Return the number of KEY's name in NAMES; DEFAULT when absent or empty."""
-        v = self.str(key)
+        v = self.text(key)
         if v == "" and default is not None:
             return default
         num = names.get(v.lower())

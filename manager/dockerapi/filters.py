@@ -113,7 +113,7 @@ def match_node(n: objects_pb2.Node, f: Filters) -> bool:
             and ("membership" not in f or "accepted" in f["membership"]))
 
 
-def desired_states(f: Filters) -> list[int]:
+def desired_states(f: Filters) -> list[types_pb2.TaskState]:
     out = []
     for s in f.get("desired-state", []):
         if s not in DESIRED_STATES:

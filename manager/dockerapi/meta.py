@@ -24,7 +24,7 @@ def meta_from_json(o: Obj) -> types_pb2.Meta:
         meta.version.index = version.uint("Index") or 0
     for key, field in (("CreatedAt", "created_at"), ("UpdatedAt", "updated_at")):
         ts = o.time(key)
-        if ts is not None and o.str(key) != ZERO_TIME:
+        if ts is not None and o.text(key) != ZERO_TIME:
             getattr(meta, field).CopyFrom(ts)
     return meta
 

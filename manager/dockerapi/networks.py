@@ -19,8 +19,8 @@ VNI_OPTION = "com.docker.network.driver.overlay.vxlanid_list"
 
 
 def _ipam_config_from_json(o: Obj, range_key: str, reserved_key: str) -> types_pb2.IPAMConfig:
-    return types_pb2.IPAMConfig(subnet=o.str("Subnet"), range=o.str(range_key),
-                                gateway=o.str("Gateway"), reserved=o.str_map(reserved_key))
+    return types_pb2.IPAMConfig(subnet=o.text("Subnet"), range=o.text(range_key),
+                                gateway=o.text("Gateway"), reserved=o.str_map(reserved_key))
 
 
 def _ipam_to_swarm_json(ipam: types_pb2.IPAMOptions) -> dict[str, Any]:
@@ -60,9 +60,9 @@ def network_spec_to_swarm_json(spec: specs_pb2.NetworkSpec) -> dict[str, Any]:
 
 def network_spec_from_swarm_json(o: Obj) -> specs_pb2.NetworkSpec:
     spec = specs_pb2.NetworkSpec(
-        annotations=types_pb2.Annotations(name=o.str("Name"), labels=o.str_map("Labels")),
-        ipv6_enabled=o.bool("IPv6Enabled"), internal=o.bool("Internal"),
-        attachable=o.bool("Attachable"), ingress=o.bool("Ingress"))
+        annotations=types_pb2.Annotations(name=o.text("Name"), labels=o.str_map("Labels")),
+        ipv6_enabled=o.flag("IPv6Enabled"), internal=o.flag("Internal"),
+        attachable=o.flag("Attachable"), ingress=o.flag("Ingress"))
     drv = o.obj("DriverConfiguration")
     if drv is not None:
         spec.driver_config.CopyFrom(driver_from_json(drv))
@@ -82,9 +82,10 @@ def network_to_swarm_json(net: objects_pb2.Network) -> dict[str, Any]:
     return out
 
 
-def network_from_swarm_json(o: Obj) -> objects_pb2.Network:
-    """Return the Network of Docker's swarm Network object O."""
-    net = objects_pb2.Network(id=o.str("ID"), meta=meta_from_json(o),
+def network_from_swarm_json(data: Any, path: str = "") -> objects_pb2.Network:
+    """Return the Network of Docker's swarm Network object DATA."""
+    o = Obj(data, path)
+    net = objects_pb2.Network(id=o.text("ID"), meta=meta_from_json(o),
                               spec=network_spec_from_swarm_json(o.obj("Spec") or Obj({}, "")))
     ds = o.obj("DriverState")
     if ds is not None:
@@ -98,20 +99,20 @@ def network_from_swarm_json(o: Obj) -> objects_pb2.Network:
 def network_spec_from_create(data: Any, path: str = "") -> specs_pb2.NetworkSpec:
     """Return the NetworkSpec of a `POST /networks/create` body for a swarm network."""
     o = Obj(data, path)
-    name = o.str("Name")
+    name = o.text("Name")
     if not name:
         raise o.fail("Name", "required")
     o.refuse_set("ConfigOnly")
     o.refuse_set("ConfigFrom")
     spec = specs_pb2.NetworkSpec(
         annotations=types_pb2.Annotations(name=name, labels=o.str_map("Labels")),
-        driver_config=types_pb2.Driver(name=o.str("Driver") or "overlay",
+        driver_config=types_pb2.Driver(name=o.text("Driver") or "overlay",
                                        options=o.str_map("Options")),
-        ipv6_enabled=o.bool("EnableIPv6"), internal=o.bool("Internal"),
-        attachable=o.bool("Attachable"), ingress=o.bool("Ingress"))
+        ipv6_enabled=o.flag("EnableIPv6"), internal=o.flag("Internal"),
+        attachable=o.flag("Attachable"), ingress=o.flag("Ingress"))
     ipam = o.obj("IPAM")
     if ipam is not None:
-        spec.ipam.driver.CopyFrom(types_pb2.Driver(name=ipam.str("Driver") or "default",
+        spec.ipam.driver.CopyFrom(types_pb2.Driver(name=ipam.text("Driver") or "default",
                                                    options=ipam.str_map("Options")))
         spec.ipam.configs.extend(_ipam_config_from_json(c, "IPRange", "AuxiliaryAddresses")
                                  for c in ipam.objs("Config"))

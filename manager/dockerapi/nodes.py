@@ -6,6 +6,7 @@ required, as in dockerd ("invalid Role", "invalid Availability").
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from shoal.manager.dockerapi.fields import Obj, put
@@ -23,7 +24,7 @@ REACHABILITIES = {"unknown": MS.UNKNOWN, "unreachable": MS.UNREACHABLE,
                   "reachable": MS.REACHABLE}
 
 
-def _name(table: dict[str, int], num: int) -> str:
+def _name(table: Mapping[str, int], num: int) -> str:
     for k, v in table.items():
         if v == num:
             return k
@@ -34,7 +35,7 @@ def node_spec_from_json(data: Any, path: str = "Spec") -> specs_pb2.NodeSpec:
     """Return the NodeSpec of Docker's NodeSpec DATA."""
     o = Obj(data, path)
     return specs_pb2.NodeSpec(
-        annotations=types_pb2.Annotations(name=o.str("Name"), labels=o.str_map("Labels")),
+        annotations=types_pb2.Annotations(name=o.text("Name"), labels=o.str_map("Labels")),
         desired_role=o.enum("Role", ROLES), availability=o.enum("Availability", AVAILABILITIES))
 
 
@@ -59,15 +60,15 @@ def description_to_json(d: objects_pb2.NodeDescription) -> dict[str, Any]:
 
 
 def description_from_json(o: Obj) -> objects_pb2.NodeDescription:
-    d = objects_pb2.NodeDescription(hostname=o.str("Hostname"))
+    d = objects_pb2.NodeDescription(hostname=o.text("Hostname"))
     plat = o.obj("Platform") or Obj({}, "")
-    d.platform.CopyFrom(types_pb2.Platform(architecture=plat.str("Architecture"),
-                                           os=plat.str("OS")))
+    d.platform.CopyFrom(types_pb2.Platform(architecture=plat.text("Architecture"),
+                                           os=plat.text("OS")))
     res = o.obj("Resources") or Obj({}, "")
-    d.resources.CopyFrom(types_pb2.Resources(nano_cpus=res.int("NanoCPUs", 0) or 0,
-                                             memory_bytes=res.int("MemoryBytes", 0) or 0))
+    d.resources.CopyFrom(types_pb2.Resources(nano_cpus=res.integer("NanoCPUs", 0) or 0,
+                                             memory_bytes=res.integer("MemoryBytes", 0) or 0))
     eng = o.obj("Engine") or Obj({}, "")
-    d.engine.CopyFrom(objects_pb2.EngineDescription(engine_version=eng.str("EngineVersion"),
+    d.engine.CopyFrom(objects_pb2.EngineDescription(engine_version=eng.text("EngineVersion"),
                                                     labels=eng.str_map("Labels")))
     return d
 
@@ -92,7 +93,7 @@ def node_to_json(node: objects_pb2.Node) -> dict[str, Any]:
 def node_from_json(data: Any, path: str = "") -> objects_pb2.Node:
     """Return the Node of Docker's Node DATA (the inverse of node_to_json)."""
     o = Obj(data, path)
-    node = objects_pb2.Node(id=o.str("ID"), meta=meta_from_json(o),
+    node = objects_pb2.Node(id=o.text("ID"), meta=meta_from_json(o),
                             spec=node_spec_from_json(o.get("Spec"), o.at("Spec")))
     node.role = node.spec.desired_role
     desc = o.obj("Description")
@@ -100,10 +101,10 @@ def node_from_json(data: Any, path: str = "") -> objects_pb2.Node:
         node.description.CopyFrom(description_from_json(desc))
     st = o.obj("Status") or Obj({}, o.at("Status"))
     node.status.CopyFrom(NS(state=st.enum("State", NODE_STATES, NS.UNKNOWN),
-                            message=st.str("Message"), addr=st.str("Addr")))
+                            message=st.text("Message"), addr=st.text("Addr")))
     ms = o.obj("ManagerStatus")
     if ms is not None:
         node.manager_status.CopyFrom(MS(
-            leader=ms.bool("Leader"), addr=ms.str("Addr"),
+            leader=ms.flag("Leader"), addr=ms.text("Addr"),
             reachability=ms.enum("Reachability", REACHABILITIES, MS.UNKNOWN)))
     return node

@@ -9,6 +9,7 @@ after 5 s, update and rollback one task at a time, pause on failure, monitor
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from google.protobuf.duration_pb2 import Duration
@@ -36,7 +37,7 @@ UPDATE_STATES = {US.UPDATING: "updating", US.PAUSED: "paused", US.COMPLETED: "co
                  US.ROLLBACK_COMPLETED: "rollback_completed"}
 
 
-def _names(table: dict[str, int]) -> dict[int, str]:
+def _names(table: Mapping[str, int]) -> dict[int, str]:
     return {v: k for k, v in table.items()}
 
 
@@ -44,7 +45,7 @@ def update_config_from_json(o: Obj) -> types_pb2.UpdateConfig:
     u = UC(parallelism=o.uint("Parallelism") or 0,
            failure_action=o.enum("FailureAction", FAILURE_ACTIONS, UC.PAUSE),
            order=o.enum("Order", ORDERS, UC.STOP_FIRST))
-    ratio = o.float("MaxFailureRatio")
+    ratio = o.number("MaxFailureRatio")
     if ratio is not None:
         if not 0 <= ratio <= 1:
             raise o.fail("MaxFailureRatio", "must be between 0 and 1")
@@ -70,7 +71,7 @@ def update_config_to_json(u: types_pb2.UpdateConfig) -> dict[str, Any]:
 
 
 def port_from_json(o: Obj) -> types_pb2.PortConfig:
-    p = PC(name=o.str("Name"), protocol=o.enum("Protocol", PROTOCOLS, PC.TCP),
+    p = PC(name=o.text("Name"), protocol=o.enum("Protocol", PROTOCOLS, PC.TCP),
            target_port=o.uint("TargetPort", 65535) or 0,
            published_port=o.uint("PublishedPort", 65535) or 0,
            publish_mode=o.enum("PublishMode", PUBLISH_MODES, PC.INGRESS))
@@ -104,7 +105,7 @@ def service_spec_from_json(data: Any, path: str = "Spec") -> specs_pb2.ServiceSp
     """Return the ServiceSpec of Docker's ServiceSpec DATA (errors name fields under PATH)."""
     o = Obj(data, path)
     spec = specs_pb2.ServiceSpec(annotations=types_pb2.Annotations(
-        name=o.str("Name"), labels=o.str_map("Labels")))
+        name=o.text("Name"), labels=o.str_map("Labels")))
     tmpl = o.obj("TaskTemplate")
     if tmpl is None:
         raise o.fail("TaskTemplate", "required")
@@ -207,7 +208,7 @@ def service_to_json(svc: objects_pb2.Service, insert_defaults: bool = False) -> 
 def service_from_json(data: Any, path: str = "") -> objects_pb2.Service:
     """Return the Service of Docker's Service DATA (the inverse of service_to_json)."""
     o = Obj(data, path)
-    svc = objects_pb2.Service(id=o.str("ID"), meta=meta_from_json(o),
+    svc = objects_pb2.Service(id=o.text("ID"), meta=meta_from_json(o),
                               spec=service_spec_from_json(o.get("Spec"), o.at("Spec")))
     if o.has("PreviousSpec"):
         svc.previous_spec.CopyFrom(service_spec_from_json(o.get("PreviousSpec"),
@@ -218,12 +219,12 @@ def service_from_json(data: Any, path: str = "") -> objects_pb2.Service:
             svc.endpoint.spec.CopyFrom(endpoint_spec_from_json(ep.obj("Spec") or ep))
         svc.endpoint.ports.extend(port_from_json(p) for p in ep.objs("Ports"))
         for v in ep.objs("VirtualIPs"):
-            svc.endpoint.virtual_ips.add(network_id=v.str("NetworkID"), addr=v.str("Addr"))
+            svc.endpoint.virtual_ips.add(network_id=v.text("NetworkID"), addr=v.text("Addr"))
     us = o.obj("UpdateStatus")
     if us is not None:
         states = {v: k for k, v in UPDATE_STATES.items()}
-        svc.update_status.state = states.get(us.str("State"), US.UNKNOWN)
-        svc.update_status.message = us.str("Message")
+        svc.update_status.state = states.get(us.text("State"), US.UNKNOWN)
+        svc.update_status.message = us.text("Message")
         for key, field in (("StartedAt", "started_at"), ("CompletedAt", "completed_at")):
             ts = us.time(key)
             if ts is not None:

@@ -28,8 +28,8 @@ def merge_cluster_spec(data: Any, current: specs_pb2.ClusterSpec,
     o = Obj(data, path)
     spec = specs_pb2.ClusterSpec()
     spec.CopyFrom(current)
-    if o.str("Name"):
-        spec.annotations.name = o.str("Name")
+    if o.text("Name"):
+        spec.annotations.name = o.text("Name")
     labels = o.str_map("Labels")
     if labels:
         spec.annotations.ClearField("labels")
@@ -37,7 +37,7 @@ def merge_cluster_spec(data: Any, current: specs_pb2.ClusterSpec,
     orch = o.obj("Orchestration")
     if orch is not None and orch.has("TaskHistoryRetentionLimit"):
         spec.orchestration.task_history_retention_limit = (
-            orch.int("TaskHistoryRetentionLimit", 0) or 0)
+            orch.integer("TaskHistoryRetentionLimit", 0) or 0)
     disp = o.obj("Dispatcher")
     if disp is not None:
         period = disp.duration("HeartbeatPeriod")
@@ -114,21 +114,21 @@ def swarm_to_json(cluster: objects_pb2.Cluster,
 def cluster_from_json(data: Any, path: str = "") -> objects_pb2.Cluster:
     """Return the Cluster of Docker's Swarm DATA (the inverse of swarm_to_json)."""
     o = Obj(data, path)
-    c = objects_pb2.Cluster(id=o.str("ID"), meta=meta_from_json(o),
+    c = objects_pb2.Cluster(id=o.text("ID"), meta=meta_from_json(o),
                             spec=cluster_spec_from_json(o.get("Spec"), o.at("Spec")))
     tls = o.obj("TLSInfo")
     if tls is not None:
-        c.root_ca.ca_cert = tls.str("TrustRoot").encode()
+        c.root_ca.ca_cert = tls.text("TrustRoot").encode()
     tokens = o.obj("JoinTokens")
     if tokens is not None:
-        c.root_ca.join_tokens.CopyFrom(types_pb2.JoinTokens(worker=tokens.str("Worker"),
-                                                            manager=tokens.str("Manager")))
+        c.root_ca.join_tokens.CopyFrom(types_pb2.JoinTokens(worker=tokens.text("Worker"),
+                                                            manager=tokens.text("Manager")))
     return c
 
 
 def _availability(o: Obj) -> str:
     o.enum("Availability", AVAILABILITIES, 0)
-    return o.str("Availability").lower() or "active"
+    return o.text("Availability").lower() or "active"
 
 
 def init_request_from_json(data: Any) -> dict[str, Any]:
@@ -137,12 +137,12 @@ def init_request_from_json(data: Any) -> dict[str, Any]:
     spec = o.get("Spec")
     cluster_spec_from_json(spec, "Spec")  # refuse a bad spec before anything starts
     o.refuse_set("AutoLockManagers", "autolock is not supported")
-    return {"ListenAddr": o.str("ListenAddr"), "AdvertiseAddr": o.str("AdvertiseAddr"),
-            "DataPathAddr": o.str("DataPathAddr"),
+    return {"ListenAddr": o.text("ListenAddr"), "AdvertiseAddr": o.text("AdvertiseAddr"),
+            "DataPathAddr": o.text("DataPathAddr"),
             "DataPathPort": o.uint("DataPathPort", 65535) or 0,
             "DefaultAddrPool": o.strs("DefaultAddrPool"),
             "SubnetSize": o.uint("SubnetSize", 32) or 0,
-            "ForceNewCluster": o.bool("ForceNewCluster"),
+            "ForceNewCluster": o.flag("ForceNewCluster"),
             "Availability": _availability(o), "Spec": spec or {}}
 
 
@@ -152,9 +152,9 @@ def join_request_from_json(data: Any) -> dict[str, Any]:
     remotes = o.strs("RemoteAddrs")
     if not remotes:
         raise o.fail("RemoteAddrs", "at least one manager address is required")
-    token = o.str("JoinToken")
+    token = o.text("JoinToken")
     if not token:
         raise o.fail("JoinToken", "required")
-    return {"ListenAddr": o.str("ListenAddr"), "AdvertiseAddr": o.str("AdvertiseAddr"),
-            "DataPathAddr": o.str("DataPathAddr"), "RemoteAddrs": remotes,
+    return {"ListenAddr": o.text("ListenAddr"), "AdvertiseAddr": o.text("AdvertiseAddr"),
+            "DataPathAddr": o.text("DataPathAddr"), "RemoteAddrs": remotes,
             "JoinToken": token, "Availability": _availability(o)}

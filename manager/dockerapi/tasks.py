@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from shoal.manager.dockerapi.fields import Obj, format_time, put
 from shoal.manager.dockerapi.meta import meta_from_json, meta_to_json
@@ -11,10 +11,8 @@ from shoal.manager.dockerapi.services import port_from_json, port_to_json
 from shoal.manager.dockerapi.templates import task_spec_from_json, task_spec_to_json
 from shoal.proto.shoal.v1 import objects_pb2, types_pb2
 
-TASK_STATES: dict[str, int] = {
-    name.lower(): num for name, num in types_pb2.TaskState.items()
-}
-_STATE_NAMES = {v: k for k, v in TASK_STATES.items()}
+_STATE_NAMES: dict[int, str] = {num: name.lower() for name, num in types_pb2.TaskState.items()}
+TASK_STATES = {name: cast(types_pb2.TaskState, num) for num, name in _STATE_NAMES.items()}
 
 
 def state_name(state: int) -> str:
@@ -46,15 +44,15 @@ def status_to_json(st: types_pb2.TaskStatus) -> dict[str, Any]:
 
 def status_from_json(o: Obj) -> types_pb2.TaskStatus:
     st = types_pb2.TaskStatus(state=o.enum("State", TASK_STATES, types_pb2.NEW),
-                              message=o.str("Message"), err=o.str("Err"))
+                              message=o.text("Message"), err=o.text("Err"))
     ts = o.time("Timestamp")
-    if ts is not None and o.str("Timestamp") != format_time(None):
+    if ts is not None and o.text("Timestamp") != format_time(None):
         st.timestamp.CopyFrom(ts)
     cs = o.obj("ContainerStatus")
     if cs is not None:
         st.container_status.CopyFrom(types_pb2.ContainerStatus(
-            container_id=cs.str("ContainerID"), pid=cs.int("PID", -(2**31), 2**31 - 1) or 0,
-            exit_code=cs.int("ExitCode", -(2**31), 2**31 - 1) or 0))
+            container_id=cs.text("ContainerID"), pid=cs.integer("PID", -(2**31), 2**31 - 1) or 0,
+            exit_code=cs.integer("ExitCode", -(2**31), 2**31 - 1) or 0))
     ps = o.obj("PortStatus")
     if ps is not None:
         st.port_status.ports.extend(port_from_json(p) for p in ps.objs("Ports"))
@@ -83,9 +81,9 @@ def task_from_json(data: Any, path: str = "") -> objects_pb2.Task:
     """Return the Task of Docker's Task DATA (the inverse of task_to_json)."""
     o = Obj(data, path)
     t = objects_pb2.Task(
-        id=o.str("ID"), meta=meta_from_json(o), service_id=o.str("ServiceID"),
-        slot=o.uint("Slot") or 0, node_id=o.str("NodeID"),
-        annotations=types_pb2.Annotations(name=o.str("Name"), labels=o.str_map("Labels")),
+        id=o.text("ID"), meta=meta_from_json(o), service_id=o.text("ServiceID"),
+        slot=o.uint("Slot") or 0, node_id=o.text("NodeID"),
+        annotations=types_pb2.Annotations(name=o.text("Name"), labels=o.str_map("Labels")),
         desired_state=o.enum("DesiredState", TASK_STATES, types_pb2.NEW),
     )
     spec = o.obj("Spec")
@@ -96,7 +94,6 @@ def task_from_json(data: Any, path: str = "") -> objects_pb2.Task:
         t.status.CopyFrom(status_from_json(status))
     for a in o.objs("NetworksAttachments"):
         att = t.networks.add(addresses=a.strs("Addresses"))
-        net = a.obj("Network")
-        if net is not None:
-            att.network.CopyFrom(network_from_swarm_json(net))
+        if a.has("Network"):
+            att.network.CopyFrom(network_from_swarm_json(a.get("Network"), a.at("Network")))
     return t

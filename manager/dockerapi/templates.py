@@ -23,8 +23,8 @@ _CONDITION_NAMES = {v: k for k, v in CONDITIONS.items()}
 
 
 def resources_from_json(o: Obj) -> types_pb2.Resources:
-    return types_pb2.Resources(nano_cpus=o.int("NanoCPUs", 0) or 0,
-                               memory_bytes=o.int("MemoryBytes", 0) or 0)
+    return types_pb2.Resources(nano_cpus=o.integer("NanoCPUs", 0) or 0,
+                               memory_bytes=o.integer("MemoryBytes", 0) or 0)
 
 
 def resources_to_json(r: types_pb2.Resources) -> dict[str, Any]:
@@ -83,9 +83,9 @@ def placement_from_json(o: Obj) -> types_pb2.Placement:
         spread = pref.obj("Spread")
         if spread is None:
             raise pref.fail("Spread", "required (only Spread preferences are supported)")
-        p.preferences.add().spread.spread_descriptor = spread.str("SpreadDescriptor")
+        p.preferences.add().spread.spread_descriptor = spread.text("SpreadDescriptor")
     for plat in o.objs("Platforms"):
-        p.platforms.add(architecture=plat.str("Architecture"), os=plat.str("OS"))
+        p.platforms.add(architecture=plat.text("Architecture"), os=plat.text("OS"))
     return p
 
 
@@ -100,7 +100,7 @@ def placement_to_json(p: types_pb2.Placement) -> dict[str, Any]:
 
 
 def attachment_from_json(o: Obj) -> types_pb2.NetworkAttachmentConfig:
-    a = types_pb2.NetworkAttachmentConfig(target=o.str("Target"), aliases=o.strs("Aliases"),
+    a = types_pb2.NetworkAttachmentConfig(target=o.text("Target"), aliases=o.strs("Aliases"),
                                           driver_opts=o.str_map("DriverOpts"))
     if not a.target:
         raise o.fail("Target", "required (a network name or ID)")
@@ -116,7 +116,7 @@ def attachment_to_json(a: types_pb2.NetworkAttachmentConfig) -> dict[str, Any]:
 
 def task_spec_from_json(o: Obj) -> specs_pb2.TaskSpec:
     """Return the TaskSpec of Docker's ServiceSpec.TaskTemplate O."""
-    if o.str("Runtime") not in ("", "container"):
+    if o.text("Runtime") not in ("", "container"):
         raise o.fail("Runtime", "only the container runtime is supported")
     o.refuse_set("PluginSpec")
     o.refuse_set("NetworkAttachmentSpec")

@@ -16,6 +16,10 @@ etcd requests the run cost (from etcd's /metrics).
 Targets on a 2-core machine: <= 20 s to all RUNNING, >= 1,000 placements/s,
 manager RSS <= 1 GiB.
 
+Knobs (environment): SCALE_ASSIGN_BATCH (the dispatcher's
+assignment_batch_interval, 0.02 s), SCALE_REPORT (the agents' report_interval,
+0.1 s), SCALE_PROFILE=FILE (cProfile the manager process into FILE).
+
 HARNESS: manager/manager.py and manager/scheduler are not there yet, so the
 manager process assembles what exists: Store + Dispatcher + CA/mTLS, and two
 small stand-ins written here, an orchestrator that creates one PENDING task
@@ -79,6 +83,13 @@ def rss_kib(pid: int) -> tuple[int, int]:
             if line.startswith(("VmRSS:", "VmHWM:")):
                 out[line.split(":")[0]] = int(line.split()[1])
     return out.get("VmRSS", 0), out.get("VmHWM", 0)
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the user + system CPU time PID has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def etcd_metrics(endpoint: str) -> dict[str, float]:
@@ -202,6 +213,7 @@ async def run_manager(args: argparse.Namespace) -> None:
     from shoal.manager.dispatcher import (
         SERVER_OPTIONS,
         Dispatcher,
+        DispatcherConfig,
         add_to_server,
         metadata_identity,
         tls_identity,
@@ -210,7 +222,8 @@ async def run_manager(args: argparse.Namespace) -> None:
 
     store = await _open_store(args.etcd)
     cluster = await ensure_cluster(store)
-    dispatcher = Dispatcher(store)
+    dispatcher = Dispatcher(store, DispatcherConfig(
+        assignment_batch_interval=float(os.environ.get("SCALE_ASSIGN_BATCH", "0.02"))))
     await dispatcher.start()
     certs = Path(args.certs)
     if args.tls:
@@ -262,7 +275,8 @@ async def run_agents(args: argparse.Namespace) -> None:
         if root is not None:
             creds = channel_credentials(_issue(root, str(cluster_id), node_id, WORKER))
         cfg = AgentConfig(node_id=node_id, hostname=f"sim-{i:05d}", labels={"rack": str(i % 10)},
-                          report_interval=0.1, backoff_max=2.0)
+                          report_interval=float(os.environ.get("SCALE_REPORT", "0.1")),
+                          backoff_max=2.0)
         agents.append(Agent(cfg, FakeExecutor(hostname=f"sim-{i:05d}"), creds, [args.manager]))
     for a in agents:
         await a.start()
@@ -304,7 +318,9 @@ def _stop(proc: subprocess.Popen[str] | None) -> None:
             proc.wait()
 
 
-async def drive(args: argparse.Namespace, etcd_endpoint: str, manager_pid: int) -> dict[str, Any]:
+async def drive(
+    args: argparse.Namespace, etcd_endpoint: str, pids: dict[str, int]
+) -> dict[str, Any]:
     from shoal.manager.store import Create
     from shoal.proto.shoal.v1.objects_pb2 import Node, NodeStatus, Service, Task
     from shoal.proto.shoal.v1.types_pb2 import TaskState
@@ -315,6 +331,7 @@ async def drive(args: argparse.Namespace, etcd_endpoint: str, manager_pid: int) 
                   for n in store.list(Node, copy=False)) < args.agents:
             await asyncio.sleep(0.1)
         before = etcd_metrics(etcd_endpoint)
+        cpu_before = {k: cpu_seconds(p) for k, p in pids.items()}
         svc = Service()
         svc.spec.annotations.name = SERVICE_NAME
         svc.spec.replicated.replicas = args.replicas
@@ -343,7 +360,8 @@ async def drive(args: argparse.Namespace, etcd_endpoint: str, manager_pid: int) 
                     running += 1
             running_at = time.monotonic() - t0
         after = etcd_metrics(etcd_endpoint)
-        rss, hwm = rss_kib(manager_pid)
+        cpu = {f"cpu_s_{k}": round(cpu_seconds(p) - cpu_before[k], 1) for k, p in pids.items()}
+        rss, hwm = rss_kib(pids["manager"])
         return {
             "agents": args.agents,
             "replicas": args.replicas,
@@ -358,6 +376,7 @@ async def drive(args: argparse.Namespace, etcd_endpoint: str, manager_pid: int) 
             "etcd_grpc_requests": int(after["grpc"] - before["grpc"]),
             "etcd_txn": int(after["txn"] - before["txn"]),
             "etcd_range": int(after["range"] - before["range"]),
+            **cpu,
         }
     finally:
         await store.stop()
@@ -382,7 +401,9 @@ async def run_bench(args: argparse.Namespace) -> None:
                         f"127.0.0.1:{port}", "--certs", str(certs), *tls)
         _expect(agents, "CONNECTED", 300)
         connect_s = time.monotonic() - t
-        result = await drive(args, etcd.endpoint, manager.pid)
+        pids = {"manager": manager.pid, "agents": agents.pid, "etcd": etcd.pid or 0,
+                "bench": os.getpid()}
+        result = await drive(args, etcd.endpoint, pids)
         result["agents_connected_s"] = round(connect_s, 2)
         print(json.dumps(result, indent=1))
         ok = (result["all_running_s"] <= 20 and result["placements_per_s"] >= 1000
@@ -411,7 +432,12 @@ def main() -> None:
     p.add_argument("--certs", default="")
     args = p.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        if args.role == "manager":
+        if args.role == "manager" and os.environ.get("SCALE_PROFILE"):
+            import cProfile
+
+            cProfile.runctx("asyncio.run(run_manager(args))", globals(), {"args": args},
+                            os.environ["SCALE_PROFILE"])
+        elif args.role == "manager":
             asyncio.run(run_manager(args))
         elif args.role == "agents":
             asyncio.run(run_agents(args))

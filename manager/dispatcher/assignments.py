@@ -84,7 +84,7 @@ class AssignmentStream:
         msg = AssignmentsMessage(type=kind, sequence=self.sequence)  # type: ignore[arg-type]
         for action, task in items:
             change = msg.changes.add()
-            change.action = action
+            change.action = action  # type: ignore[assignment]  # an Action value
             change.assignment.task.CopyFrom(task)
         return msg
 

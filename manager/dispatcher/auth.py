@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import grpc
 
@@ -29,10 +28,10 @@ class Identity:
     role: int = NodeRole.WORKER
 
 
-Authenticator = Callable[[grpc.aio.ServicerContext[Any, Any]], Identity]
+Authenticator = Callable[[grpc.aio.ServicerContext], Identity]
 
 
-def metadata_identity(context: grpc.aio.ServicerContext[Any, Any]) -> Identity:
+def metadata_identity(context: grpc.aio.ServicerContext) -> Identity:
     """Return the identity the caller claims in its metadata (insecure channels only)."""
     md = dict(context.invocation_metadata() or ())
     node_id = md.get(NODE_ID_METADATA)
@@ -42,7 +41,7 @@ def metadata_identity(context: grpc.aio.ServicerContext[Any, Any]) -> Identity:
     return Identity(node_id, role)
 
 
-def tls_identity(context: grpc.aio.ServicerContext[Any, Any]) -> Identity:
+def tls_identity(context: grpc.aio.ServicerContext) -> Identity:
     """Return the identity in the caller's verified certificate (manager/ca/tls.py)."""
     from shoal.manager.ca.tls import peer_identity
 

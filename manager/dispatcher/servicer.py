@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from typing import Any, NoReturn
+from typing import NoReturn, TypeAlias
 
 import grpc
 from google.protobuf.duration_pb2 import Duration
@@ -31,7 +31,7 @@ from shoal.proto.shoal.v1 import dispatcher_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 
-Context = grpc.aio.ServicerContext[Any, Any]
+Context: TypeAlias = grpc.aio.ServicerContext
 
 _CODES: list[tuple[type[Exception], grpc.StatusCode]] = [
     (SessionInvalid, grpc.StatusCode.NOT_FOUND),

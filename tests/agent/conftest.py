@@ -10,7 +10,13 @@ import pytest
 
 from shoal.manager.dispatcher import SERVER_OPTIONS, Dispatcher, DispatcherConfig, add_to_server
 from shoal.manager.store import Store
-from tests.manager.conftest import client, etcd_server, root, store  # noqa: F401
+from tests.manager import conftest as manager_fixtures
+
+# the store fixtures of tests/manager (real etcd), for the agent tests too
+etcd_server = manager_fixtures.etcd_server
+client = manager_fixtures.client
+root = manager_fixtures.root
+store = manager_fixtures.store
 
 
 @dataclass

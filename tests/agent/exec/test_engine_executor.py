@@ -93,7 +93,8 @@ async def test_exit_codes_and_missing_images(host: EngineHost) -> None:
     missing = busybox_task("true", slot=3)
     missing.spec.container.image = "nosuch:1"
     reports = {t.id: Reports() for t in (failing, finishing, missing)}
-    runners = [TaskRunner(t, ex.controller(t), reports[t.id]) for t in (failing, finishing, missing)]
+    runners = [TaskRunner(t, ex.controller(t), reports[t.id])
+               for t in (failing, finishing, missing)]
     for r in runners:
         r.start()
     try:

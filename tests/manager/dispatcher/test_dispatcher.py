@@ -88,7 +88,9 @@ async def test_silent_node_goes_down_once_and_comes_back_ready_once(
         beater.cancel()
 
 
-async def test_heartbeat_period_comes_from_the_cluster(dispatcher: Dispatcher, store: Store) -> None:
+async def test_heartbeat_period_comes_from_the_cluster(
+    dispatcher: Dispatcher, store: Store
+) -> None:
     c = Cluster()
     c.spec.annotations.name = "default"
     c.spec.dispatcher.heartbeat_period.FromMilliseconds(700)
@@ -209,7 +211,9 @@ async def test_status_regressions_are_ignored(dispatcher: Dispatcher, store: Sto
     await eventually(lambda: store.get(Task, t.id).status.state == TaskState.COMPLETE)
 
 
-async def test_a_node_cannot_update_another_nodes_tasks(dispatcher: Dispatcher, store: Store) -> None:
+async def test_a_node_cannot_update_another_nodes_tasks(
+    dispatcher: Dispatcher, store: Store
+) -> None:
     mine, theirs = task("node-a"), task("node-b", slot=2)
     await store.wait_for((await store.batch([Create(mine), Create(theirs)])).revision)
     s = await dispatcher.open_session("node-a", description())

@@ -111,7 +111,8 @@ def service_spec_from_json(data: Any, path: str = "Spec") -> specs_pb2.ServiceSp
         raise o.fail("TaskTemplate", "required")
     spec.task.CopyFrom(task_spec_from_json(tmpl))
     mode = o.obj("Mode") or Obj({}, o.at("Mode"))
-    for key in ("ReplicatedJob", "GlobalJob"):
+    # the Docker SDK spells job modes "replicated-job" and "global-job"
+    for key in ("ReplicatedJob", "GlobalJob", "replicated-job", "global-job"):
         if mode.has(key):
             raise mode.fail(key, "jobs are not supported")
     if mode.has("Replicated") and mode.has("Global"):

@@ -172,6 +172,8 @@ def test_restart_condition_defaults_to_any():
      "Spec.Mode.Replicated.Replicas: must not be negative"),
     ({"TaskTemplate": {"ContainerSpec": {"Image": "x"}}, "Mode": {"ReplicatedJob": {}}},
      "Spec.Mode.ReplicatedJob: jobs are not supported"),
+    ({"TaskTemplate": {"ContainerSpec": {"Image": "x"}}, "Mode": {"global-job": {}}},
+     "Spec.Mode.global-job: jobs are not supported"),
     ({"TaskTemplate": {"ContainerSpec": {"Image": "x"}},
       "EndpointSpec": {"Ports": [{"TargetPort": 70000}]}},
      "Spec.EndpointSpec.Ports[0].TargetPort: must be at most 65535"),

@@ -86,8 +86,7 @@ def test_expiry_is_configurable_and_capped_by_the_ca(root: RootCA) -> None:
 
 
 def test_the_ca_ignores_what_the_csr_asks(root: RootCA) -> None:
-    key = generate_key()
-    k = serialization.load_pem_private_key(key, None)
+    k = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, "evil"),

@@ -46,7 +46,7 @@ def cluster(stub: control_pb2_grpc.ControlStub) -> FakeCluster:
 
 
 @pytest.fixture
-async def client(cluster: FakeCluster) -> AsyncIterator[TestClient]:
+async def api(cluster: FakeCluster) -> AsyncIterator[TestClient]:
     app = make_app(None)
     app[CLUSTER_KEY] = cluster
     async with TestClient(TestServer(app)) as c:

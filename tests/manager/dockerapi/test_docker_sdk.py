@@ -79,7 +79,7 @@ def server(sockdir: str) -> Iterator[Server]:
 
 
 @pytest.fixture
-def client(server: Server) -> Iterator[Any]:
+def sdk(server: Server) -> Iterator[Any]:
     cl = docker.DockerClient(base_url=f"unix://{server.sockdir}/shoald.sock", version="1.44",
                              timeout=30)
     yield cl
@@ -90,9 +90,9 @@ def _created(server: Server) -> c.CreateServiceRequest:
     return next(r for r in server.servicer.requests if isinstance(r, c.CreateServiceRequest))
 
 
-def test_services_create_list_scale_remove(client, server):
+def test_services_create_list_scale_remove(sdk, server):
     t = docker.types
-    svc = client.services.create(
+    svc = sdk.services.create(
         "busybox:latest", ["sleep", "100"], name="web", env=["A=1"], labels={"app": "demo"},
         container_labels={"c": "1"}, mode=t.ServiceMode("replicated", 2), workdir="/srv",
         constraints=["node.role==worker"], hostname="web-host", user="nobody",
@@ -124,9 +124,9 @@ def test_services_create_list_scale_remove(client, server):
         8080, 80)
 
     assert svc.name == "web" and svc.id in server.servicer.services
-    assert [s.id for s in client.services.list()] == [svc.id]
-    assert client.services.list(filters={"name": "nope"}) == []
-    [listed] = client.services.list(status=True)
+    assert [s.id for s in sdk.services.list()] == [svc.id]
+    assert sdk.services.list(filters={"name": "nope"}) == []
+    [listed] = sdk.services.list(status=True)
     assert listed.attrs["ServiceStatus"]["RunningTasks"] == 2
     assert len(svc.tasks(filters={"desired-state": "running"})) == 2
 
@@ -145,25 +145,25 @@ def test_services_create_list_scale_remove(client, server):
     assert stored.task.container.image == "busybox:1.36" and stored.task.force_update == 1
 
     svc.remove()
-    assert client.services.list() == []
+    assert sdk.services.list() == []
     with pytest.raises(docker.errors.NotFound):
-        client.services.get(svc.id)
+        sdk.services.get(svc.id)
 
 
-def test_service_logs(client, server):
-    svc = client.services.create("busybox", ["echo", "hi"], name="logger")
+def test_service_logs(sdk, server):
+    svc = sdk.services.create("busybox", ["echo", "hi"], name="logger")
     out = b"".join(svc.logs(stdout=True, stderr=True, timestamps=True, tail=10))
     assert out == f"{svc.id} hello\n".encode() + b"oops\n"
     opts = server.cluster.log_opts[-1]
     assert opts.timestamps and opts.tail == 10
 
 
-def test_nodes(client, server):
-    nodes = client.nodes.list()
+def test_nodes(sdk, server):
+    nodes = sdk.nodes.list()
     assert sorted(n.attrs["Description"]["Hostname"] for n in nodes) == ["manager-1", "worker-1"]
-    [mgr] = client.nodes.list(filters={"role": "manager"})
+    [mgr] = sdk.nodes.list(filters={"role": "manager"})
     assert mgr.attrs["ManagerStatus"]["Leader"] is True
-    worker = client.nodes.get("worker-1")
+    worker = sdk.nodes.get("worker-1")
     assert worker.update({"Availability": "drain", "Role": "worker", "Labels": {"z": "a"}})
     stored = server.servicer.nodes[worker.id]
     assert stored.spec.availability == specs_pb2.NodeSpec.DRAIN
@@ -172,30 +172,30 @@ def test_nodes(client, server):
         worker.remove()
     assert err.value.status_code == 409
     assert worker.remove(force=True)
-    assert [n.id for n in client.nodes.list()] == [mgr.id]
+    assert [n.id for n in sdk.nodes.list()] == [mgr.id]
 
 
-def test_swarm_attrs_update_and_membership(client, server):
-    attrs = client.swarm.attrs
+def test_swarm_attrs_update_and_membership(sdk, server):
+    attrs = sdk.swarm.attrs
     assert attrs["ID"] == server.servicer.cluster.id
     assert attrs["JoinTokens"]["Worker"] == "SWMTKN-1-fake-worker"
-    sw = client.swarm
+    sw = sdk.swarm
     sw.update(rotate_worker_token=True, task_history_retention_limit=7)
     sw.reload()
     assert sw.attrs["Spec"]["Orchestration"]["TaskHistoryRetentionLimit"] == 7
     assert sw.attrs["JoinTokens"]["Worker"] != "SWMTKN-1-fake-worker"
 
-    assert client.swarm.leave(force=True)
+    assert sdk.swarm.leave(force=True)
     assert server.cluster.state == "none"
     with pytest.raises(docker.errors.APIError) as err:
-        client.services.list()
+        sdk.services.list()
     assert err.value.status_code == 503
-    assert client.swarm.attrs == {}  # the SDK treats 503 as "not in a swarm"
-    node_id = client.swarm.init(advertise_addr="10.0.0.1", listen_addr="0.0.0.0:4242")
+    assert sdk.swarm.attrs == {}  # the SDK treats 503 as "not in a swarm"
+    node_id = sdk.swarm.init(advertise_addr="10.0.0.1", listen_addr="0.0.0.0:4242")
     assert node_id == server.cluster.node_id
     assert server.cluster.inits[-1]["ListenAddr"] == "0.0.0.0:4242"
-    assert client.swarm.leave(force=True)
-    assert client.swarm.join(["10.0.0.1:4242"], "SWMTKN-1-x")
+    assert sdk.swarm.leave(force=True)
+    assert sdk.swarm.join(["10.0.0.1:4242"], "SWMTKN-1-x")
     assert server.cluster.joins[-1]["RemoteAddrs"] == ["10.0.0.1:4242"]
     with pytest.raises(docker.errors.APIError, match="Worker nodes can't be used"):
-        client.nodes.list()
+        sdk.nodes.list()

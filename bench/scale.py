@@ -20,11 +20,11 @@ Knobs (environment): SCALE_ASSIGN_BATCH (the dispatcher's
 assignment_batch_interval, 0.02 s), SCALE_REPORT (the agents' report_interval,
 0.1 s), SCALE_PROFILE=FILE (cProfile the manager process into FILE).
 
-HARNESS: manager/manager.py and manager/scheduler are not there yet, so the
-manager process assembles what exists: Store + Dispatcher + CA/mTLS, and two
-small stand-ins written here, an orchestrator that creates one PENDING task
-per slot in batches, and a scheduler that spreads PENDING tasks over READY
-nodes (fewest tasks first) and writes them ASSIGNED in batches.
+HARNESS: manager/manager.py is not there yet, so the manager process
+assembles the parts: Store, Dispatcher on a grpc.aio server with mTLS
+(manager/ca), and the leader loops ReplicatedOrchestrator, Scheduler and
+TaskReaper (no election: it is the only manager). The service is written to
+the store directly (no Control API call).
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import heapq
 import json
 import os
 import re
@@ -113,99 +112,6 @@ def etcd_metrics(endpoint: str) -> dict[str, float]:
 # ---- manager process ------------------------------------------------------------
 
 
-class StandinOrchestrator:
-    """Creates one PENDING task per slot of each new replicated service, in batches."""
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        from shoal.manager.store import Action, Create
-        from shoal.proto.shoal.v1.objects_pb2 import Service, Task
-        from shoal.proto.shoal.v1.types_pb2 import TaskState
-
-        with self.store.subscribe(Service) as sub:
-            async for ev in sub:
-                if ev.action is not Action.CREATE:
-                    continue
-                svc: Any = ev.obj
-                ops = []
-                for slot in range(1, svc.spec.replicated.replicas + 1):
-                    t = Task(service_id=svc.id, slot=slot, desired_state=TaskState.RUNNING)
-                    t.spec.CopyFrom(svc.spec.task)
-                    t.service_annotations.CopyFrom(svc.spec.annotations)
-                    t.spec_version.CopyFrom(svc.spec_version)
-                    t.status.state = TaskState.PENDING
-                    t.status.message = "pending task scheduling"
-                    ops.append(Create(t))
-                for t_op in ops:
-                    obj: Any = t_op.obj
-                    obj.id = _new_id()
-                    obj.annotations.name = f"{svc.spec.annotations.name}.{obj.slot}.{obj.id}"
-                await self.store.batch(ops)
-
-
-def _new_id() -> str:
-    from shoal.manager.store import new_id
-
-    return new_id()
-
-
-class StandinScheduler:
-    """Assigns PENDING tasks to READY nodes, fewest tasks first, written in batches."""
-
-    def __init__(self, store: Any, interval: float = 0.05) -> None:
-        self.store = store
-        self.interval = interval
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def _run(self) -> None:
-        from shoal.manager.store import Update
-        from shoal.proto.shoal.v1.objects_pb2 import Node, NodeStatus, Task
-        from shoal.proto.shoal.v1.types_pb2 import TaskState
-
-        pending: dict[str, None] = {}
-        with self.store.subscribe(Task) as sub:
-            while True:
-                ev = await sub.get()
-                while ev is not None:
-                    t: Any = ev.obj
-                    if t.status.state == TaskState.PENDING and not t.node_id:
-                        pending[t.id] = None
-                    ev = sub.get_nowait()
-                await asyncio.sleep(self.interval)  # gather the burst
-                while (ev := sub.get_nowait()) is not None:
-                    t = ev.obj
-                    if t.status.state == TaskState.PENDING and not t.node_id:
-                        pending[t.id] = None
-                nodes = [n.id for n in self.store.list(Node, copy=False)
-                         if n.status.state == NodeStatus.READY]
-                if not nodes or not pending:
-                    continue
-                heap = [(len(self.store.cache.tasks_by_node(n, copy=False)), n) for n in nodes]
-                heapq.heapify(heap)
-                ops = []
-                for task_id in list(pending):
-                    task = self.store.get(Task, task_id)
-                    pending.pop(task_id)
-                    if task is None or task.node_id:
-                        continue
-                    count, node_id = heapq.heappop(heap)
-                    task.node_id = node_id
-                    task.status.state = TaskState.ASSIGNED
-                    task.status.message = "scheduler assigned task to node"
-                    ops.append(Update(task))
-                    heapq.heappush(heap, (count + 1, node_id))
-                await self.store.batch(ops)
-
-
 async def run_manager(args: argparse.Namespace) -> None:
     import grpc
 
@@ -241,12 +147,17 @@ async def run_manager(args: argparse.Namespace) -> None:
         add_to_server(server, dispatcher, metadata_identity)
         port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
-    StandinOrchestrator(store).start()
-    StandinScheduler(store).start()
+    from shoal.manager.orchestrator import ReplicatedOrchestrator, TaskReaper
+    from shoal.manager.scheduler import Scheduler
+
+    loops = [asyncio.create_task(c.run())
+             for c in (ReplicatedOrchestrator(store), Scheduler(store), TaskReaper(store))]
     print(f"READY {port}", flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
+    for loop in loops:
+        loop.cancel()
     await server.stop(1)
     await dispatcher.stop()
     await store.stop()

@@ -32,7 +32,10 @@ DEFAULT_TIMEOUT = 10.0
 
 async def fetch_root_ca(ca_addr: str, timeout: float = DEFAULT_TIMEOUT) -> bytes:
     """Return the root CA that the manager at CA_ADDR serves, without verifying it."""
-    host, port = split_host_port(ca_addr)
+    try:
+        host, port = split_host_port(ca_addr)
+    except ValueError as exc:
+        raise JoinError(f"invalid CA address {ca_addr!r}: {exc}") from exc
     try:
         presented = await asyncio.to_thread(
             ssl.get_server_certificate, (host, port), timeout=timeout
@@ -69,7 +72,10 @@ async def join(
     cannot be reached or refuses (its message is kept).
     """
     pinned = parse_join_token(token)
-    ca_addr = ca_addr or ca_address(addr)
+    try:
+        ca_addr = ca_addr or ca_address(addr)
+    except ValueError as exc:
+        raise JoinError(f"invalid manager address {addr!r}: {exc}") from exc
     ca_pem = await fetch_root_ca(ca_addr, timeout)
     try:
         served = cert_digest(ca_pem)

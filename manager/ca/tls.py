@@ -157,6 +157,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
     ) -> None:
         self.cluster_id = cluster_id
         self.policies = policies
+        # method -> (handler, guarded handler): servicers register their
+        # handlers once, so each is wrapped once, not on every call.
+        self._guarded: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
@@ -168,13 +171,18 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         service = method.lstrip("/").split("/", 1)[0]
         if handler is None or self.policies.get(service, MANAGERS) is None:
             return handler
+        cached = self._guarded.get(method)
+        if cached is not None and cached[0] is handler:
+            return cached[1]
 
         async def check(context: grpc.aio.ServicerContext) -> None:
             refusal = authorize(method, peer_identity(context), self.cluster_id, self.policies)
             if refusal is not None:
                 await context.abort(*refusal)
 
-        return _guarded(handler, check)
+        guarded = _guarded(handler, check)
+        self._guarded[method] = (handler, guarded)
+        return guarded
 
 
 def _guarded(

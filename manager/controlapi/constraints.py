@@ -1,9 +1,10 @@
 """The syntax of placement constraints and preferences (what the scheduler evaluates).
 
 A constraint is "<key> == <value>" or "<key> != <value>", with the key and
-value patterns of SwarmKit (manager/constraint). The keys are SwarmKit's:
-node.id, node.hostname, node.ip, node.role, node.platform.os,
-node.platform.arch, node.labels.<label> and engine.labels.<label>. SwarmKit
+value patterns of SwarmKit (manager/constraint). The keys are those the
+scheduler matches (manager/scheduler/constraints.py): node.id, node.hostname,
+node.role, node.platform.os, node.platform.arch, node.labels.<label> and
+engine.labels.<label> (SwarmKit's node.ip is not supported yet). SwarmKit
 silently never matches an unknown key; here it is refused, since such a
 service could never be scheduled.
 """
@@ -24,7 +25,6 @@ ENGINE_LABEL_PREFIX = "engine.labels."
 KEYS = (
     "node.id",
     "node.hostname",
-    "node.ip",
     "node.role",
     "node.platform.os",
     "node.platform.arch",

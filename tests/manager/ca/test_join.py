@@ -78,6 +78,8 @@ async def test_wrong_secret_and_malformed_tokens(manager: Manager) -> None:
         await join(
             manager.addr, manager.worker_token, ca_addr=manager.ca_addr, availability="sometimes"
         )
+    with pytest.raises(JoinError, match="invalid manager address ':4242'"):
+        await join(":4242", manager.worker_token)
     with pytest.raises(JoinError, match="cannot reach the manager's CA"):
         await join("127.0.0.1:1", manager.worker_token, ca_addr="127.0.0.1:1", timeout=2)
 

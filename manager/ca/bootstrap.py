@@ -63,13 +63,12 @@ async def ensure_cluster(
     store: Store, spec: specs_pb2.ClusterSpec | None = None
 ) -> objects_pb2.Cluster:
     """Return the cluster named by SPEC ("default"), creating it if it does not exist."""
-    fresh = new_cluster(spec)
-    name = fresh.spec.annotations.name
+    name = (spec.annotations.name if spec is not None else "") or DEFAULT_CLUSTER_NAME
     existing = store.cache.by_name(objects_pb2.Cluster, name)
     if existing is not None:
         return existing
     try:
-        created = await store.create(fresh)
+        created = await store.create(new_cluster(spec))
     except AlreadyExists:
         # Another manager created it first: wait until our cache shows it.
         deadline = asyncio.get_running_loop().time() + store.config.sync_timeout

@@ -260,13 +260,15 @@ class RootCA(_message.Message):
     def __init__(self, ca_key: _Optional[bytes] = ..., ca_cert: _Optional[bytes] = ..., ca_cert_hash: _Optional[str] = ..., join_tokens: _Optional[_Union[_types_pb2.JoinTokens, _Mapping]] = ...) -> None: ...
 
 class Cluster(_message.Message):
-    __slots__ = ("id", "meta", "spec", "root_ca")
+    __slots__ = ("id", "meta", "spec", "root_ca", "etcd_endpoints")
     ID_FIELD_NUMBER: _ClassVar[int]
     META_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     ROOT_CA_FIELD_NUMBER: _ClassVar[int]
+    ETCD_ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
     id: str
     meta: _types_pb2.Meta
     spec: _specs_pb2.ClusterSpec
     root_ca: RootCA
-    def __init__(self, id: _Optional[str] = ..., meta: _Optional[_Union[_types_pb2.Meta, _Mapping]] = ..., spec: _Optional[_Union[_specs_pb2.ClusterSpec, _Mapping]] = ..., root_ca: _Optional[_Union[RootCA, _Mapping]] = ...) -> None: ...
+    etcd_endpoints: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., meta: _Optional[_Union[_types_pb2.Meta, _Mapping]] = ..., spec: _Optional[_Union[_specs_pb2.ClusterSpec, _Mapping]] = ..., root_ca: _Optional[_Union[RootCA, _Mapping]] = ..., etcd_endpoints: _Optional[_Iterable[str]] = ...) -> None: ...

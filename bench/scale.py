@@ -156,6 +156,7 @@ async def run_manager(args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     await stop.wait()
+    print("STATS " + json.dumps(dispatcher.stats()), flush=True)
     for loop in loops:
         loop.cancel()
     await server.stop(1)
@@ -326,6 +327,10 @@ async def run_bench(args: argparse.Namespace) -> None:
               f"{'OK' if ok else 'MISSED'}")
     finally:
         _stop(agents)
+        if manager is not None and manager.poll() is None:
+            manager.send_signal(signal.SIGTERM)
+            with contextlib.suppress(RuntimeError):
+                print("dispatcher:", _expect(manager, "STATS", 20))
         _stop(manager)
         await etcd.stop()
         rmtree(base)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from shoal.manager.dispatcher.errors import DispatcherError
@@ -52,6 +52,10 @@ def same_for_agent(a: Any, b: Any) -> bool:
     )
 
 
+def _nothing() -> None:
+    pass
+
+
 class AssignmentStream:
     """The changes still to send to one Assignments call of one node."""
 
@@ -68,6 +72,7 @@ class AssignmentStream:
         self._wake = asyncio.Event()
         self._error: BaseException | None = None
         self.closed = False
+        self.on_message: Callable[[], None] = _nothing
 
     def push(self, action: int, task: Any) -> None:
         self._pending[task.id] = (action, task)
@@ -81,6 +86,7 @@ class AssignmentStream:
 
     def _message(self, kind: int, items: list[tuple[int, Any]]) -> AssignmentsMessage:
         self.sequence += 1
+        self.on_message()
         msg = AssignmentsMessage(type=kind, sequence=self.sequence)  # type: ignore[arg-type]
         for action, task in items:
             change = msg.changes.add()
@@ -116,6 +122,7 @@ class AssignmentRouter:
         self.batch_interval = batch_interval
         self.max_changes = max_changes
         self._streams: dict[str, set[AssignmentStream]] = {}
+        self.messages_sent = 0
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -144,8 +151,12 @@ class AssignmentRouter:
         cache = self.store.cache
         complete = [t for t in cache.tasks_by_node(node_id, copy=False) if visible(t)]
         stream = AssignmentStream(node_id, cache.revision, self.batch_interval, self.max_changes)
+        stream.on_message = self._count
         self._streams.setdefault(node_id, set()).add(stream)
         return stream, complete
+
+    def _count(self) -> None:
+        self.messages_sent += 1
 
     def close(self, stream: AssignmentStream) -> None:
         streams = self._streams.get(stream.node_id)

@@ -54,6 +54,7 @@ class WriteBatcher:
         # counters (tests and the benchmark read them)
         self.rounds = 0
         self.written = 0
+        self.conflicts = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"dispatcher-{self.name}-writer")
@@ -127,6 +128,7 @@ class WriteBatcher:
                 _done(p.waiters)
             elif isinstance(err, VersionConflict) and p.attempts < _MAX_ATTEMPTS:
                 p.attempts += 1
+                self.conflicts += 1
                 retry_at = max(retry_at, err.actual)
                 self._requeue(obj_id, p)
             elif isinstance(err, NotFound):

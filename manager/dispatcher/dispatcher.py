@@ -85,6 +85,7 @@ class Dispatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self._last_managers: list[WeightedPeer] = []
         self.running = False
+        self.expired = 0  # nodes written DOWN for missed heartbeats
 
     # Lifecycle.
 
@@ -235,6 +236,21 @@ class Dispatcher:
     def sessions(self) -> int:
         return len(self._sessions)
 
+    def stats(self) -> dict[str, int]:
+        """Return counters of what the dispatcher did (benchmarks, debugging)."""
+        return {
+            "sessions": len(self._sessions),
+            "node_writes": self.nodes.written,
+            "node_rounds": self.nodes.rounds,
+            "node_conflicts": self.nodes.conflicts,
+            "status_writes": self.status.batcher.written,
+            "status_rounds": self.status.batcher.rounds,
+            "status_conflicts": self.status.batcher.conflicts,
+            "status_ignored": self.status.ignored,
+            "assignment_messages": self.router.messages_sent,
+            "expired": self.expired,
+        }
+
     # Internals.
 
     def _check_running(self) -> None:
@@ -271,6 +287,7 @@ class Dispatcher:
         ]
 
     def _expire(self, node_id: str) -> None:
+        self.expired += 1
         session = self._sessions.pop(node_id, None)
         error = SessionInvalid("heartbeats stopped: open a new session")
         if session is not None:

@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from shoal.manager.orchestrator.loop import Reconciler
+from shoal.manager.orchestrator.loop import LoopConfig, Reconciler
 from shoal.manager.orchestrator.plan import Context, Plan
 from shoal.manager.orchestrator.restart import RestartSupervisor, Verdict
 from shoal.manager.orchestrator.tasks import (
@@ -34,6 +34,7 @@ from shoal.manager.orchestrator.tasks import (
     occupies,
     outdated,
     rank,
+    task_matters,
 )
 from shoal.manager.orchestrator.update import Updater, in_flight
 from shoal.manager.scheduler.constraints import (
@@ -70,15 +71,16 @@ class GlobalOrchestrator(Reconciler):
         *,
         restart: RestartSupervisor | None = None,
         updater: Updater | None = None,
-        debounce: float = 0.005,
+        config: LoopConfig | None = None,
     ) -> None:
-        super().__init__(store, debounce=debounce)
+        super().__init__(store, config)
         self.restart = restart or RestartSupervisor()
         self.restart.on_due = self._restart_due
         self.updater = updater or Updater()
         self._services: set[str] = set()  # every node of these
         self._nodes: set[str] = set()  # every global service on these
         self._updating: set[str] = set()
+        self._memo: dict[tuple[str, int, int], bool] = {}  # see tasks.outdated
 
     # Events.
 
@@ -93,6 +95,23 @@ class GlobalOrchestrator(Reconciler):
             if cache.get(Service, t.service_id, copy=False) is None:
                 self._services.add(t.service_id)
 
+    def wants(self, event: Event) -> bool:
+        obj: Any = event.obj
+        if event.kind == "tasks":
+            return (
+                not obj.slot and bool(obj.service_id) and task_matters(event, obj, self._updating)
+            )
+        if event.kind == "nodes" and event.action == Action.UPDATE:
+            old: Any = event.old
+            # only what decides eligibility
+            return not (
+                old.spec == obj.spec
+                and old.status.state == obj.status.state
+                and old.description == obj.description
+                and old.role == obj.role
+            )
+        return True
+
     def handle(self, event: Event) -> None:
         obj: Any = event.obj
         if event.kind == "tasks":
@@ -104,13 +123,6 @@ class GlobalOrchestrator(Reconciler):
             elif is_global(obj) or is_global(event.old):
                 self._services.add(obj.id)
         elif event.kind == "nodes":
-            old: Any = event.old
-            if (
-                event.action == Action.UPDATE
-                and old.spec == obj.spec
-                and (old.status.state == obj.status.state and old.description == obj.description)
-            ):
-                return  # nothing that decides eligibility changed
             self._nodes.add(obj.id)
 
     def _task_event(self, event: Event, t: Any) -> None:
@@ -169,6 +181,7 @@ class GlobalOrchestrator(Reconciler):
 
     def _remove_tasks(self, service_id: str, plan: Plan, ctx: Context) -> None:
         self._updating.discard(service_id)
+        self._memo = {k: v for k, v in self._memo.items() if k[0] != service_id}
         self.restart.forget_service(service_id)
         for t in ctx.cache.tasks_by_service(service_id, copy=False):
             if t.slot:
@@ -242,14 +255,18 @@ class GlobalOrchestrator(Reconciler):
             s
             for s in live.values()
             if s.replacement is None
-            and outdated(s.current, svc)
+            and outdated(s.current, svc, self._memo)
             and int(ctx.node(s.node_id).spec.availability) == ACTIVE
         ]
         if not stale:
             self._updating.discard(svc.id)
             return
         self._updating.add(svc.id)
-        busy = sum(1 for s in live.values() if not outdated(s.task(), svc) and in_flight(s.task()))
+        busy = sum(
+            1
+            for s in live.values()
+            if not outdated(s.task(), svc, self._memo) and in_flight(s.task())
+        )
         for slot in self.updater.select(svc, stale, _NodeSlot.task, busy):
             plan.shutdown(slot.current)
             self.restart.forget(slot.current.id)

@@ -4,11 +4,17 @@ A component subclasses `Reconciler` and provides:
 
 - `resync()`: mark everything as needing work (run at start, after the
   subscription is open, so that no change falls between the two);
-- `handle(event)`: note what an event makes dirty — synchronous and cheap,
-  it runs for every change of the subscribed kinds;
+- `wants(event)`: whether an event can matter at all; it runs inside the
+  cache's update for every change of the subscribed kinds, so it must be a
+  cheap test (most task updates are agents' progress reports that concern
+  no loop but the dispatcher's);
+- `handle(event)`: note what a wanted event makes dirty (synchronous, cheap);
 - `has_work()` and `tick()`: do the dirty work, reading the watch cache and
   writing with `write()` (one `Store.batch`, then wait until the cache shows
-  it, so that the next tick never acts twice on the same state).
+  it, so that the next tick never acts twice on the same state). A big write
+is split into chunks written concurrently: etcd commits concurrent
+transactions together, and on a busy event loop one round of latency costs
+far less than one per transaction.
 
 Events are coalesced: after the first one the loop sleeps `debounce` seconds
 and then drains the whole queue, so a burst of ten thousand task updates
@@ -23,6 +29,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import ClassVar
 
 from google.protobuf.message import Message
@@ -40,15 +47,26 @@ from shoal.manager.store import (
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class LoopConfig:
+    """Timing and write shape of a leader loop."""
+
+    # how long to gather events after the first one before a tick
+    debounce: float = 0.005
+    # operations per Store.batch call, and how many such calls run at once
+    chunk: int = 512
+    parallel: int = 4
+
+
 class Reconciler:
     """Base of the leader-only loops; `run()` until cancelled, or `start()`/`stop()`."""
 
     kinds: ClassVar[tuple[type[Message], ...]] = ()
     name: ClassVar[str] = "reconciler"
 
-    def __init__(self, store: Store, *, debounce: float = 0.005) -> None:
+    def __init__(self, store: Store, config: LoopConfig | None = None) -> None:
         self.store = store
-        self.debounce = debounce
+        self.config = config or LoopConfig()
         self.ticks = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -58,6 +76,9 @@ class Reconciler:
 
     def resync(self) -> None:
         raise NotImplementedError
+
+    def wants(self, event: Event) -> bool:
+        return True
 
     def handle(self, event: Event) -> None:
         raise NotImplementedError
@@ -92,15 +113,17 @@ class Reconciler:
 
     async def run(self) -> None:
         """Reconcile everything, then every change, until cancelled."""
-        sub = self.store.subscribe(*self.kinds)
+        sub = self.store.subscribe(*self.kinds, where=self.wants)
         try:
             self.resync()
             while True:
                 if not self.has_work() and not await self._wait(sub):
                     return
-                await asyncio.sleep(self.debounce)
+                await asyncio.sleep(self.config.debounce)
                 self._wake.clear()
                 self._drain(sub)
+                if not self.has_work():
+                    continue
                 try:
                     await self.tick()
                     self.ticks += 1
@@ -152,7 +175,11 @@ class Reconciler:
         """
         if not ops:
             return BatchResult()
-        result = await self.store.batch(ops)
+        size = self.config.chunk
+        if len(ops) <= size:
+            result = await self.store.batch(ops)
+        else:
+            result = await self._write_chunks(ops, size)
         revision = result.revision
         for err in result.errors.values():
             if isinstance(err, VersionConflict):
@@ -162,3 +189,18 @@ class Reconciler:
         if revision:
             await self.store.wait_for(revision)
         return result
+
+    async def _write_chunks(self, ops: Sequence[Op], size: int) -> BatchResult:
+        gate = asyncio.Semaphore(self.config.parallel)
+
+        async def one(start: int) -> tuple[int, BatchResult]:
+            async with gate:
+                return start, await self.store.batch(ops[start : start + size])
+
+        total = BatchResult()
+        for start, part in await asyncio.gather(*(one(i) for i in range(0, len(ops), size))):
+            total.revision = max(total.revision, part.revision)
+            total.written += part.written
+            total.transactions += part.transactions
+            total.errors.update({start + i: err for i, err in part.errors.items()})
+        return total

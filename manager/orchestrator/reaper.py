@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from shoal.manager.orchestrator.loop import Reconciler
+from shoal.manager.orchestrator.loop import LoopConfig, Reconciler
 from shoal.manager.orchestrator.tasks import (
     COMPLETE,
     REMOVE,
@@ -55,8 +55,9 @@ class TaskReaper(Reconciler):
     kinds = (Task, Service, Cluster)
     name = "task-reaper"
 
-    def __init__(self, store: Store, *, debounce: float = 0.05) -> None:
-        super().__init__(store, debounce=debounce)
+    def __init__(self, store: Store, config: LoopConfig | None = None) -> None:
+        # history can wait: gather more deletions per tick than the other loops
+        super().__init__(store, config or LoopConfig(debounce=0.05))
         self._slots: set[str] = set()  # slot keys to look at
         self._services: set[str] = set()  # pending_delete services to look at
         self.deleted = 0
@@ -70,6 +71,25 @@ class TaskReaper(Reconciler):
             if svc.pending_delete:
                 self._services.add(svc.id)
 
+    def wants(self, event: Event) -> bool:
+        obj: Any = event.obj
+        if event.kind != "tasks":
+            return True
+        if not obj.service_id:
+            return False
+        if event.action == Action.DELETE:
+            svc = self.store.cache.get(Service, obj.service_id, copy=False)
+            return svc is not None and bool(svc.pending_delete)
+        if int(obj.desired_state) <= COMPLETE:
+            return False
+        old: Any = event.old
+        # a task that just left its slot (history grew) or may now be deleted
+        return (
+            old is None
+            or int(old.desired_state) != int(obj.desired_state)
+            or (_reapable(obj) and not _reapable(old))
+        )
+
     def handle(self, event: Event) -> None:
         obj: Any = event.obj
         if event.kind == "tasks":
@@ -77,9 +97,7 @@ class TaskReaper(Reconciler):
                 return
             if event.action == Action.DELETE:
                 self._services.add(obj.service_id)
-            elif event.action == Action.CREATE or (
-                int(obj.desired_state) > COMPLETE and _reapable(obj)
-            ):
+            else:
                 self._slots.add(slot_key(obj))
         elif event.kind == "services":
             if event.action != Action.DELETE and obj.pending_delete:

@@ -31,7 +31,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from shoal.manager.orchestrator.loop import Reconciler
+from shoal.manager.orchestrator.loop import LoopConfig, Reconciler
 from shoal.manager.orchestrator.plan import Context, Plan
 from shoal.manager.orchestrator.restart import RestartSupervisor, Verdict
 from shoal.manager.orchestrator.tasks import (
@@ -46,6 +46,7 @@ from shoal.manager.orchestrator.tasks import (
     occupies,
     outdated,
     rank,
+    task_matters,
 )
 from shoal.manager.orchestrator.update import Updater, in_flight
 from shoal.manager.store import Action, Event, Store, VersionConflict
@@ -76,14 +77,15 @@ class ReplicatedOrchestrator(Reconciler):
         *,
         restart: RestartSupervisor | None = None,
         updater: Updater | None = None,
-        debounce: float = 0.005,
+        config: LoopConfig | None = None,
     ) -> None:
-        super().__init__(store, debounce=debounce)
+        super().__init__(store, config)
         self.restart = restart or RestartSupervisor()
         self.restart.on_due = self._restart_due
         self.updater = updater or Updater()
         self._dirty: set[str] = set()  # service ids
         self._updating: set[str] = set()  # services with outdated slots
+        self._memo: dict[tuple[str, int, int], bool] = {}  # see tasks.outdated
 
     # Events.
 
@@ -99,6 +101,12 @@ class ReplicatedOrchestrator(Reconciler):
                 and cache.get(Service, t.service_id, copy=False) is None
             ):
                 self._dirty.add(t.service_id)
+
+    def wants(self, event: Event) -> bool:
+        if event.kind != "tasks":
+            return True
+        t: Any = event.obj
+        return bool(t.slot) and task_matters(event, t, self._updating)
 
     def handle(self, event: Event) -> None:
         obj: Any = event.obj
@@ -177,6 +185,7 @@ class ReplicatedOrchestrator(Reconciler):
 
     def _remove_tasks(self, service_id: str, plan: Plan, ctx: Context) -> None:
         self._updating.discard(service_id)
+        self._memo = {k: v for k, v in self._memo.items() if k[0] != service_id}
         self.restart.forget_service(service_id)
         for t in ctx.cache.tasks_by_service(service_id, copy=False):
             if not t.slot:
@@ -268,12 +277,20 @@ class ReplicatedOrchestrator(Reconciler):
         return order[-n:]
 
     def _update(self, svc: Any, live: dict[int, _Slot], plan: Plan, ctx: Context) -> None:
-        stale = [s for s in live.values() if s.replacement is None and outdated(s.current, svc)]
+        stale = [
+            s
+            for s in live.values()
+            if s.replacement is None and outdated(s.current, svc, self._memo)
+        ]
         if not stale:
             self._updating.discard(svc.id)
             return
         self._updating.add(svc.id)
-        busy = sum(1 for s in live.values() if not outdated(s.task(), svc) and in_flight(s.task()))
+        busy = sum(
+            1
+            for s in live.values()
+            if not outdated(s.task(), svc, self._memo) and in_flight(s.task())
+        )
         for slot in self.updater.select(svc, stale, _Slot.task, busy):
             plan.shutdown(slot.current)
             self.restart.forget(slot.current.id)

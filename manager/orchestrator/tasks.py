@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from shoal.manager.store import new_id
+from shoal.manager.store import Action, new_id
 from shoal.proto.shoal.v1.objects_pb2 import Node, NodeStatus, Service, Task
 from shoal.proto.shoal.v1.specs_pb2 import NodeSpec
 from shoal.proto.shoal.v1.types_pb2 import NetworkAttachmentConfig, TaskState
@@ -60,6 +60,22 @@ def rank(task: Any) -> tuple[bool, int, int, int]:
     return (alive, int(task.status.state) if alive else 0, created.seconds, created.nanos)
 
 
+def task_matters(event: Any, task: Any, updating: set[str]) -> bool:
+    """Return whether a task event can change an orchestrator's decisions.
+
+    Deletions, desired-state changes, a task that stopped while desired
+    RUNNING, and anything about a service being updated; not the agents'
+    progress reports, which are most events.
+    """
+    if task.service_id in updating or event.action == Action.DELETE:
+        return True
+    old = event.old
+    stopped = int(task.desired_state) == RUNNING and is_terminal(task)
+    if old is None:
+        return stopped
+    return int(old.desired_state) != int(task.desired_state) or (stopped and not is_terminal(old))
+
+
 def slot_key(task: Any) -> str:
     """Return the cache's "slot" index value of TASK (its service and slot or node)."""
     if task.slot:
@@ -75,13 +91,25 @@ def is_global(service: Any) -> bool:
     return service is not None and service.spec.WhichOneof("mode") == "global"
 
 
-def outdated(task: Any, service: Any) -> bool:
-    """Return whether TASK runs an older spec than SERVICE's current one."""
+def outdated(task: Any, service: Any, memo: dict[tuple[str, int, int], bool] | None = None) -> bool:
+    """Return whether TASK must be replaced to run SERVICE's current spec.
+
+    As SwarmKit's IsTaskDirty: the task spec or the endpoint spec differ. A
+    scale change bumps spec_version without changing them, so versions alone
+    cannot tell. Tasks made from the same spec_version have the same spec,
+    so MEMO keeps one answer per (service, service version, task version).
+    """
+    task_version = int(task.spec_version.index)
     version = int(service.spec_version.index)
-    if version:
-        return int(task.spec_version.index) != version
-    # A service whose spec_version was never set: compare the specs themselves.
-    return bool(task.spec != service.spec.task)
+    if version and task_version == version:
+        return False
+    key = (service.id, version, task_version)
+    if memo is not None and version and task_version and key in memo:
+        return memo[key]
+    dirty = bool(task.spec != service.spec.task or task.endpoint.spec != service.spec.endpoint)
+    if memo is not None and version and task_version:
+        memo[key] = dirty
+    return dirty
 
 
 def node_lost(node: Any) -> bool:

@@ -27,7 +27,7 @@ import time
 from collections.abc import Hashable
 from typing import Any
 
-from shoal.manager.orchestrator.loop import Reconciler
+from shoal.manager.orchestrator.loop import LoopConfig, Reconciler
 from shoal.manager.scheduler.nodeinfo import NodeInfo, Usage, usage_of
 from shoal.manager.scheduler.pipeline import Pipeline
 from shoal.manager.scheduler.placement import Placer, spread_descriptors
@@ -47,6 +47,12 @@ def schedulable(task: Any) -> bool:
     return int(task.status.state) == PENDING and int(task.desired_state) <= RUNNING
 
 
+def _phase(task: Any) -> int:
+    """Return 0 before ASSIGNED, 1 while the task uses its node, 2 once it stopped."""
+    state = int(task.status.state)
+    return 0 if state < ASSIGNED else 1 if state <= RUNNING else 2
+
+
 def _group_key(task: Any) -> tuple[Hashable, ...]:
     if task.node_id:
         return ("@", task.id)  # pre-assigned (global): checked against its node alone
@@ -63,9 +69,13 @@ class Scheduler(Reconciler):
     name = "scheduler"
 
     def __init__(
-        self, store: Store, *, pipeline: Pipeline | None = None, debounce: float = 0.005
+        self,
+        store: Store,
+        *,
+        pipeline: Pipeline | None = None,
+        config: LoopConfig | None = None,
     ) -> None:
-        super().__init__(store, debounce=debounce)
+        super().__init__(store, config)
         self.pipeline = pipeline or Pipeline()
         self.nodes: dict[str, NodeInfo] = {}
         self._usage: dict[str, Usage] = {}  # task id -> what it uses now
@@ -95,6 +105,22 @@ class Scheduler(Reconciler):
         for task in cache.list(Task, copy=False):
             self._track(task.id, task)
         self._fresh = self._retry = True
+
+    def wants(self, event: Event) -> bool:
+        if event.kind != "tasks":
+            return True
+        t: Any = event.obj
+        old: Any = event.old
+        if event.action == Action.DELETE:
+            return t.id in self._usage or t.id in self._pending
+        if old is None or schedulable(t) or schedulable(old):
+            return True
+        # agents' progress (ACCEPTED ... RUNNING) changes nothing the scheduler counts
+        return (
+            old.node_id != t.node_id
+            or old.desired_state != t.desired_state
+            or _phase(old) != _phase(t)
+        )
 
     def handle(self, event: Event) -> None:
         if event.kind == "tasks":

@@ -87,9 +87,15 @@ def _lock_pidfile(path: Path) -> int:
 async def serve(cfg: EngineConfig, ready: asyncio.Event | None = None) -> None:
     """Run the engine and its API until SIGTERM/SIGINT."""
     assert cfg.socket is not None
+    from shoal.engine.api.routes_swarm import CLUSTER_KEY
+    from shoal.node import Node
+
     engine = Engine(cfg)
     await engine.start()
+    node = Node(engine)
+    await node.start()
     app = make_app(engine)
+    app[CLUSTER_KEY] = node
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0, handle_signals=False)
     await runner.setup()
     with contextlib.suppress(FileNotFoundError):
@@ -114,6 +120,7 @@ async def serve(cfg: EngineConfig, ready: asyncio.Event | None = None) -> None:
     finally:
         log.info("shoald stopping (containers keep running)")
         await runner.cleanup()
+        await node.stop()
         await engine.stop()
         with contextlib.suppress(FileNotFoundError):
             cfg.socket.unlink()

@@ -60,12 +60,34 @@ async def info(request: web.Request) -> web.Response:
         "MemTotal": mem,
         "Name": u.nodename,
         "ServerVersion": __version__,
-        "Swarm": {"LocalNodeState": "inactive", "NodeID": "", "ControlAvailable": False},
+        "Swarm": _swarm_info(request),
         "Runtimes": {"shoal-shim": {"path": "shoal-shim"}},
         "DefaultRuntime": "shoal-shim",
         "LoggingDriver": "json-file",
         "SecurityOptions": ["name=no-new-privileges"],
     })
+
+
+def _swarm_info(request: web.Request) -> dict[str, object]:
+    """Return /info's Swarm section (what `docker swarm init` and `docker info` read)."""
+    from shoal.engine.api.routes_swarm import CLUSTER_KEY
+
+    node = request.app.get(CLUSTER_KEY)
+    state = getattr(node, "state", None)
+    if state is None:
+        return {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
+                "ControlAvailable": False, "Error": "", "RemoteManagers": None}
+    managers = [{"NodeID": state.node_id, "Addr": state.advertise_addr}] \
+        if state.role == "manager" else [{"NodeID": "", "Addr": a} for a in state.managers]
+    return {
+        "NodeID": state.node_id,
+        "NodeAddr": state.advertise_addr.rpartition(":")[0],
+        "LocalNodeState": "active",
+        "ControlAvailable": state.role == "manager",
+        "Error": "",
+        "RemoteManagers": managers,
+        "Cluster": {"ID": state.cluster_id},
+    }
 
 
 def register(app: web.Application) -> None:

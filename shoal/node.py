@@ -1,0 +1,340 @@
+"""The node: what makes one shoald part of a cluster (docs/cluster.md).
+
+`Node` is the daemon's ClusterBackend (manager/dockerapi/backend.py): it
+initialises or joins a cluster, runs this host's Agent, and — on managers —
+an embedded etcd (unless given external endpoints) and a Manager. Its state
+lives in <data_root>/swarm: the node's credentials and state.json, so a
+restarted shoald resumes its role; containers keep running meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shoal.engine.errors import Conflict, InvalidArgument
+from shoal.manager.dockerapi.backend import ControlAPI, ServiceLogOptions
+from shoal.manager.dockerapi.errors import NOT_PART_OF_SWARM, AlreadyInSwarm, NotInSwarm, NotManager
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PORT = 4242
+
+
+@dataclass
+class NodeState:
+    """What a node remembers of its cluster (state.json)."""
+
+    node_id: str
+    cluster_id: str
+    role: str  # "manager" | "worker"
+    advertise_addr: str
+    listen_addr: str
+    managers: list[str] = field(default_factory=list)
+    etcd_endpoints: list[str] = field(default_factory=list)
+    etcd_embedded: bool = False
+    etcd_client_port: int = 0
+    etcd_peer_port: int = 0
+
+    def save(self, path: Path) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=1))
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> NodeState | None:
+        try:
+            return cls(**json.loads(path.read_text()))
+        except FileNotFoundError:
+            return None
+
+
+def _addr(value: str, default_host: str = "") -> str:
+    """Return HOST:PORT from "host", "host:port" or ":port" (default port 4242)."""
+    value = (value or "").strip()
+    if not value:
+        if not default_host:
+            raise InvalidArgument("an address is required (--advertise-addr)")
+        return f"{default_host}:{DEFAULT_PORT}"
+    if value.startswith(":"):
+        value = (default_host or "0.0.0.0") + value
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        return f"{value}:{DEFAULT_PORT}"
+    if not host:
+        raise InvalidArgument(f"invalid address {value!r}")
+    return value
+
+
+def _addresses(req: dict[str, Any]) -> tuple[str, str]:
+    """Return (advertise, listen) HOST:PORT; an address without a port takes the other's."""
+    listen_raw = str(req.get("ListenAddr") or "")
+    adv_raw = str(req.get("AdvertiseAddr") or "")
+    listen = _addr(listen_raw, "0.0.0.0")
+    adv_has_port = adv_raw.rpartition(":")[2].isdigit() and ":" in adv_raw
+    adv = _addr(adv_raw, _guess_advertise())
+    if not adv_has_port:
+        adv = adv.rpartition(":")[0] + ":" + listen.rpartition(":")[2]
+    elif not listen_raw or listen_raw.startswith("0.0.0.0:2377"):
+        listen = "0.0.0.0:" + adv.rpartition(":")[2]
+    return adv, listen
+
+
+def _guess_advertise() -> str:
+    """Return the address of the interface holding the default route (or loopback)."""
+    import socket
+
+    with contextlib.suppress(OSError):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # no packet is sent: this only picks a route
+            return str(s.getsockname()[0])
+    return "127.0.0.1"
+
+
+class Node:
+    """This host's cluster membership: manager and/or agent, resumed at start."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.dir: Path = engine.config.data_root / "swarm"
+        self.state: NodeState | None = None
+        self.creds: Any = None
+        self.etcd: Any = None
+        self.manager: Any = None
+        self.agent: Any = None
+        self._channel: Any = None
+        self._control: Any = None
+        self._lock = asyncio.Lock()
+
+    # ---- lifecycle ------------------------------------------------------------------
+    async def start(self) -> None:
+        """Resume the role this node had before shoald stopped."""
+        state = NodeState.load(self.dir / "state.json")
+        if state is None:
+            return
+        from shoal.manager.ca.credentials import NodeCredentials
+
+        self.state = state
+        self.creds = NodeCredentials.load(self.dir / "certs")
+        try:
+            await self._run_role()
+        except Exception:
+            log.exception("could not resume cluster role %s; the engine keeps serving",
+                          state.role)
+
+    async def stop(self) -> None:
+        """Stop agent, manager and embedded etcd; containers keep running."""
+        if self._channel is not None:
+            with contextlib.suppress(Exception):
+                await self._channel.close()
+            self._channel = self._control = None
+        if self.agent is not None:
+            with contextlib.suppress(Exception):
+                await self.agent.stop()
+            self.agent = None
+        if self.manager is not None:
+            with contextlib.suppress(Exception):
+                await self.manager.stop()
+            self.manager = None
+        if self.etcd is not None:
+            with contextlib.suppress(Exception):
+                await self.etcd.stop()
+            self.etcd = None
+
+    async def _start_etcd(self, state: NodeState) -> None:
+        from shoal.manager.etcd import EtcdConfig, EtcdProcess
+
+        host = state.advertise_addr.rpartition(":")[0]
+        cfg = EtcdConfig(data_dir=self.dir / "etcd", name=state.node_id or "shoal", host=host,
+                         client_port=state.etcd_client_port, peer_port=state.etcd_peer_port,
+                         log_file=self.dir / "etcd.log")
+        self.etcd = EtcdProcess(cfg)
+        await self.etcd.start()
+        state.etcd_client_port = self.etcd.config.client_port
+        state.etcd_peer_port = self.etcd.config.peer_port
+        state.etcd_endpoints = [self.etcd.endpoint]
+
+    async def _run_role(self) -> None:
+        """Start etcd (embedded, managers), the Manager (managers) and the Agent."""
+        state = self.state
+        assert state is not None and self.creds is not None
+        if state.role == "manager":
+            from shoal.manager.manager import Manager, ManagerConfig
+
+            if state.etcd_embedded and self.etcd is None:
+                await self._start_etcd(state)
+            self.manager = Manager(ManagerConfig(
+                node_id=state.node_id, cluster_id=state.cluster_id,
+                listen_addr=state.listen_addr, advertise_addr=state.advertise_addr,
+                etcd_endpoints=state.etcd_endpoints,
+            ), self.creds)
+            await self.manager.start()
+        await self._start_agent()
+        state.save(self.dir / "state.json")
+
+    async def _start_agent(self) -> None:
+        from shoal.agent.agent import Agent
+        from shoal.agent.config import AgentConfig
+        from shoal.agent.exec.engine import EngineExecutor
+        from shoal.manager.ca.tls import channel_credentials
+
+        state = self.state
+        assert state is not None
+        managers = [state.advertise_addr] if state.role == "manager" else state.managers
+        cfg = AgentConfig(node_id=state.node_id, state_dir=self.dir / "agent",
+                          addr=state.advertise_addr.rpartition(":")[0], role=state.role)
+        self.agent = Agent(cfg, EngineExecutor(self.engine), channel_credentials(self.creds),
+                           managers)
+        await self.agent.start()
+
+    # ---- ClusterBackend ---------------------------------------------------------------
+    async def init(self, req: dict[str, Any]) -> str:
+        """Start a new cluster with this node as its first manager; return the node id."""
+        async with self._lock:
+            if self.state is not None:
+                raise AlreadyInSwarm()
+            from shoal.manager import etcd as etcd_mod
+            from shoal.manager.ca.bootstrap import ensure_cluster
+            from shoal.manager.ca.service import CAService
+            from shoal.manager.dockerapi.swarm import cluster_spec_from_json
+            from shoal.manager.store import Store
+            from shoal.proto.shoal.v1 import objects_pb2
+
+            adv, listen = _addresses(req)
+            external = [e for e in (req.get("EtcdEndpoints") or []) if e]
+            self.dir.mkdir(parents=True, exist_ok=True)
+            state = NodeState(node_id="", cluster_id="", role="manager", advertise_addr=adv,
+                              listen_addr=listen, etcd_endpoints=external,
+                              etcd_embedded=not external)
+            try:
+                if state.etcd_embedded:
+                    await self._start_etcd(state)
+                client = etcd_mod.connect(state.etcd_endpoints)
+                store = Store(client)
+                await store.start()
+                try:
+                    spec = cluster_spec_from_json(req.get("Spec") or {}) if req.get("Spec") \
+                        else None
+                    cluster = await ensure_cluster(store, spec)
+
+                    def endpoints(c: objects_pb2.Cluster) -> bool:
+                        del c.etcd_endpoints[:]
+                        c.etcd_endpoints.extend(state.etcd_endpoints)
+                        return True
+
+                    await store.mutate(objects_pb2.Cluster, cluster.id, endpoints)
+                    creds = await CAService(store, cluster.id).issue_local(
+                        addr=adv, availability=str(req.get("Availability") or ""))
+                finally:
+                    await store.stop()
+                    with contextlib.suppress(Exception):
+                        await client.close()
+                state.node_id, state.cluster_id = creds.node_id, cluster.id
+                creds.save(self.dir / "certs")
+                self.state, self.creds = state, creds
+                await self._run_role()
+            except BaseException:
+                await self.stop()
+                self.state = self.creds = None
+                shutil.rmtree(self.dir, ignore_errors=True)
+                raise
+            return state.node_id
+
+    async def join(self, req: dict[str, Any]) -> None:
+        """Join the cluster at RemoteAddrs with JoinToken (as worker or manager)."""
+        async with self._lock:
+            if self.state is not None:
+                raise AlreadyInSwarm()
+            from shoal.manager.ca.node import join as ca_join
+            from shoal.proto.shoal.v1 import control_pb2, control_pb2_grpc
+
+            remotes = [_addr(a) for a in req.get("RemoteAddrs") or []]
+            if not remotes:
+                raise InvalidArgument("at least 1 RemoteAddr is required to join")
+            adv, listen = _addresses(req)
+            creds = await ca_join(remotes[0], str(req.get("JoinToken") or ""),
+                                  availability=str(req.get("Availability") or ""),
+                                  advertise_addr=adv)
+            role = "manager" if creds.identity.role_name == "manager" else "worker"
+            state = NodeState(node_id=creds.node_id, cluster_id=creds.cluster_id, role=role,
+                              advertise_addr=adv, listen_addr=listen, managers=remotes)
+            self.dir.mkdir(parents=True, exist_ok=True)
+            try:
+                if role == "manager":
+                    from shoal.manager.ca.tls import secure_channel
+
+                    async with secure_channel(remotes[0], creds) as ch:
+                        resp = await control_pb2_grpc.ControlStub(ch).ListClusters(
+                            control_pb2.ListClustersRequest(), timeout=10)
+                    state.etcd_endpoints = list(resp.clusters[0].etcd_endpoints)
+                creds.save(self.dir / "certs")
+                self.state, self.creds = state, creds
+                await self._run_role()
+            except BaseException:
+                await self.stop()
+                self.state = self.creds = None
+                shutil.rmtree(self.dir, ignore_errors=True)
+                raise
+
+    async def leave(self, force: bool) -> None:
+        """Leave the cluster: stop agent and manager, forget the credentials."""
+        async with self._lock:
+            if self.state is None:
+                raise NotInSwarm(NOT_PART_OF_SWARM)
+            if self.state.role == "manager" and not force:
+                raise Conflict(
+                    "You are attempting to leave the swarm on a node that is participating as "
+                    "a manager. Removing this node leaves the cluster without the manager it "
+                    "runs; use `--force` to ignore this message."
+                )
+            await self.stop()
+            self.state = self.creds = None
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def control(self) -> ControlAPI:
+        """Return a Control API client on this node's own manager."""
+        if self.state is None:
+            raise NotInSwarm()
+        if self.state.role != "manager" or self.manager is None:
+            raise NotManager()
+        if self._control is None:
+            from shoal.manager.ca.tls import secure_channel
+            from shoal.proto.shoal.v1 import control_pb2_grpc
+
+            host, _, port = self.state.advertise_addr.rpartition(":")
+            local = f"127.0.0.1:{self.manager.ports[0] or port}" if host else \
+                self.state.advertise_addr
+            self._channel = secure_channel(local, self.creds)
+            self._control = control_pb2_grpc.ControlStub(self._channel)
+        return self._control  # type: ignore[no-any-return]
+
+    async def service_logs(
+        self, service_id: str, opts: ServiceLogOptions
+    ) -> AsyncIterator[tuple[int, bytes]]:
+        """Yield the logs of the service's tasks that run on this node."""
+        from shoal.engine.containers.logs import LogOptions
+
+        containers = self.engine.containers
+        for c in containers.list(all=True):
+            labels = c.Config.get("Labels") or {}
+            if labels.get("com.docker.swarm.service.id") != service_id:
+                continue
+            prefix = b""
+            if opts.details:
+                prefix = (f"com.docker.swarm.node.id={labels.get('com.docker.swarm.node.id', '')},"
+                          f"com.docker.swarm.service.id={service_id},"
+                          f"com.docker.swarm.task.id={labels.get('com.docker.swarm.task.id', '')} "
+                          ).encode()
+            lopts = LogOptions(stdout=opts.stdout, stderr=opts.stderr, follow=False,
+                               timestamps=opts.timestamps, tail=opts.tail, since=opts.since)
+            _c, lines = containers.logs(c.Id, lopts)
+            async for line in lines:
+                yield line.stream, prefix + line.data

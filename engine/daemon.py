@@ -133,6 +133,8 @@ def main(argv: list[str] | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    for noisy in ("grpc", "asyncio", "aetcd"):
+        logging.getLogger(noisy).setLevel(logging.INFO)
     cfg = config_from_args(args)
     if os.geteuid() != 0:
         raise SystemExit("shoald: must run as root (namespaces, cgroups, mounts)")

@@ -73,6 +73,7 @@ class Manager:
         """Connect to etcd, fill the cache, serve gRPC, and campaign for leadership."""
         from shoal.manager.controlapi.servicer import ControlServicer
         from shoal.manager.dispatcher.dispatcher import Dispatcher
+        from shoal.manager.dispatcher.auth import tls_identity
         from shoal.manager.dispatcher.servicer import DispatcherServicer
 
         cfg = self.config
@@ -90,7 +91,7 @@ class Manager:
             ControlServicer(self.store, cfg.cluster_id), server
         )
         dispatcher_pb2_grpc.add_DispatcherServicer_to_server(
-            DispatcherServicer(self.dispatcher), server
+            DispatcherServicer(self.dispatcher, tls_identity), server
         )
         ca_pb2_grpc.add_CAServicer_to_server(
             CAServicer(CAService(self.store, cfg.cluster_id)), server

@@ -83,7 +83,7 @@ def _addresses(req: dict[str, Any]) -> tuple[str, str]:
     adv = _addr(adv_raw, _guess_advertise())
     if not adv_has_port:
         adv = adv.rpartition(":")[0] + ":" + listen.rpartition(":")[2]
-    elif not listen_raw or listen_raw.startswith("0.0.0.0:2377"):
+    elif not listen_raw or listen_raw in ("0.0.0.0:2377", f"0.0.0.0:{DEFAULT_PORT}"):
         listen = "0.0.0.0:" + adv.rpartition(":")[2]
     return adv, listen
 

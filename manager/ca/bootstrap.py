@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+from collections.abc import Sequence
 
 from google.protobuf.duration_pb2 import Duration
 
@@ -49,9 +50,11 @@ def new_root_ca(root: RootCA | None = None) -> objects_pb2.RootCA:
     return msg
 
 
-def new_cluster(spec: specs_pb2.ClusterSpec | None = None) -> objects_pb2.Cluster:
+def new_cluster(
+    spec: specs_pb2.ClusterSpec | None = None, etcd_endpoints: Sequence[str] = ()
+) -> objects_pb2.Cluster:
     """Return a Cluster (not yet stored) with SPEC (defaults if None) and a new root CA."""
-    cluster = objects_pb2.Cluster()
+    cluster = objects_pb2.Cluster(etcd_endpoints=list(etcd_endpoints))
     cluster.spec.CopyFrom(spec if spec is not None else default_cluster_spec())
     if not cluster.spec.annotations.name:
         cluster.spec.annotations.name = DEFAULT_CLUSTER_NAME
@@ -60,15 +63,21 @@ def new_cluster(spec: specs_pb2.ClusterSpec | None = None) -> objects_pb2.Cluste
 
 
 async def ensure_cluster(
-    store: Store, spec: specs_pb2.ClusterSpec | None = None
+    store: Store,
+    spec: specs_pb2.ClusterSpec | None = None,
+    *,
+    etcd_endpoints: Sequence[str] = (),
 ) -> objects_pb2.Cluster:
-    """Return the cluster named by SPEC ("default"), creating it if it does not exist."""
+    """Return the cluster named by SPEC ("default"), creating it if it does not exist.
+
+    SPEC and ETCD_ENDPOINTS only apply to a cluster created here.
+    """
     name = (spec.annotations.name if spec is not None else "") or DEFAULT_CLUSTER_NAME
     existing = store.cache.by_name(objects_pb2.Cluster, name)
     if existing is not None:
         return existing
     try:
-        created = await store.create(new_cluster(spec))
+        created = await store.create(new_cluster(spec, etcd_endpoints))
     except AlreadyExists:
         # Another manager created it first: wait until our cache shows it.
         deadline = asyncio.get_running_loop().time() + store.config.sync_timeout

@@ -27,7 +27,8 @@ async def test_init_creates_the_cluster_once_and_the_first_manager(manager: Mana
     assert cluster.spec.dispatcher.heartbeat_period.seconds == 5
     assert cluster.spec.ca_config.node_cert_expiry.seconds == 90 * 86400
     assert cluster.root_ca.ca_cert_hash == RootCA(bytes(cluster.root_ca.ca_cert)).digest
-    assert (await ensure_cluster(manager.store)).id == cluster.id
+    assert (await ensure_cluster(manager.store, etcd_endpoints=["x"])).id == cluster.id
+    assert list(cluster.etcd_endpoints) == []
     node = manager.store.get(objects_pb2.Node, manager.creds.node_id)
     assert node.role == types_pb2.MANAGER and node.spec.desired_role == types_pb2.MANAGER
     assert node.status.addr == "127.0.0.1"

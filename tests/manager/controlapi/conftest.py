@@ -12,7 +12,8 @@ from shoal.proto.shoal.v1 import objects_pb2, specs_pb2, types_pb2
 
 @pytest.fixture
 async def control(store: Store) -> ControlService:
-    cluster = await ensure_cluster(store)
+    cluster = await ensure_cluster(store, etcd_endpoints=["http://127.0.0.1:2379"])
+    assert list(cluster.etcd_endpoints) == ["http://127.0.0.1:2379"]
     return ControlService(store, cluster.id)
 
 

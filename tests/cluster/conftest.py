@@ -1,0 +1,78 @@
+"""Real shoald daemons in cluster mode on this host (private roots, names and ports)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shoal.engine.runtime.cgroups import CgroupManager
+from tests.daemon import Daemon, links_named, mounts_under, processes_with_cwd_or_arg
+
+
+def free_port_pair() -> int:
+    """Return a port P with P and P+1 free on loopback (gRPC main port and CA port)."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            p = s.getsockname()[1]
+        if p > 65000:
+            continue
+        with socket.socket() as s2:
+            try:
+                s2.bind(("127.0.0.1", p + 1))
+            except OSError:
+                continue
+        return p
+    raise RuntimeError("no free port pair")
+
+
+class Cluster:
+    """Start daemons on demand; stop and clean all of them at the end."""
+
+    def __init__(self, base: Path, busybox_tar: Path) -> None:
+        self.base = base
+        self.busybox_tar = busybox_tar
+        self.daemons: list[Daemon] = []
+
+    def daemon(self, name: str) -> Daemon:
+        d = Daemon(self.base / name, f"shoal-test-{uuid.uuid4().hex[:8]}")
+        d.port = free_port_pair()  # type: ignore[attr-defined]
+        d.start()
+        self.daemons.append(d)
+        d.cli("import", str(self.busybox_tar), "busybox:latest", check=True)
+        return d
+
+    def close(self) -> None:
+        for d in self.daemons:
+            if d.proc is None:
+                continue
+            d.cli("service", "rm", *[ln.split()[1] for ln in
+                                     d.cli("service", "ls").stdout.splitlines()[1:] if ln.split()])
+        for d in self.daemons:
+            if d.proc is not None:
+                d.cli("cluster", "leave", "--force")
+                d.cleanup_containers()
+                d.stop()
+            d.teardown_network()
+            CgroupManager().destroy(d.cgroup_parent)
+        for d in self.daemons:
+            assert links_named((f"s{d.tag}", f"v{d.tag}")) == [], "links leaked"
+            assert mounts_under(str(d.root)) == [], "mounts leaked"
+            assert processes_with_cwd_or_arg(str(d.run)) == [], "shims leaked"
+            assert processes_with_cwd_or_arg(str(d.data)) == [], "etcd leaked"
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, busybox_tar: Path) -> Iterator[Cluster]:
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    c = Cluster(tmp_path, busybox_tar)
+    try:
+        yield c
+    finally:
+        c.close()

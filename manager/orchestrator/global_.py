@@ -161,14 +161,16 @@ class GlobalOrchestrator(Reconciler):
         cache = self.store.cache
         ctx = Context(cache, asyncio.get_running_loop().time())
         plan = Plan()
-        if nodes:
-            services.update(s.id for s in cache.list(Service, copy=False) if is_global(s))
         for sid in services:
             svc = cache.get(Service, sid, copy=False)
             if svc is None or svc.pending_delete:
                 self._remove_tasks(sid, plan, ctx)
             elif is_global(svc):
                 self.reconcile(svc, plan, ctx)
+        if nodes:
+            for svc in cache.list(Service, copy=False):
+                if is_global(svc) and svc.id not in services and not svc.pending_delete:
+                    self.reconcile(svc, plan, ctx, nodes)
         ops = plan.ops()
         result = await self.write(ops)
         plan.done(ops, result)
@@ -190,19 +192,22 @@ class GlobalOrchestrator(Reconciler):
                 plan.orphan(t, f"node {t.node_id} is down")
             plan.remove(t)
 
-    def reconcile(self, svc: Any, plan: Plan, ctx: Context) -> None:
-        """Plan the writes that give SVC one task on every eligible node."""
+    def reconcile(self, svc: Any, plan: Plan, ctx: Context, only: set[str] | None = None) -> None:
+        """Plan the writes that give SVC one task on every eligible node (or those in ONLY)."""
         placement = svc.spec.task.placement
         constraints = parse_constraints(list(placement.constraints), strict=False)
         by_node: dict[str, list[Any]] = defaultdict(list)
         for t in ctx.cache.tasks_by_service(svc.id, copy=False):
-            if t.slot:
+            if t.slot or (only is not None and t.node_id not in only):
                 continue
             if t.node_id and not is_terminal(t) and node_lost(ctx.node(t.node_id)):
                 plan.orphan(t, f"node {t.node_id} is down")
             by_node[t.node_id].append(t)
         live: dict[str, _NodeSlot] = {}
-        node_ids = {n.id for n in ctx.cache.list(Node, copy=False)} | set(by_node)
+        if only is None:
+            node_ids = {n.id for n in ctx.cache.list(Node, copy=False)} | set(by_node)
+        else:
+            node_ids = only
         for node_id in node_ids:
             node = ctx.node(node_id)
             keep = node is not None and self._may_keep(node, placement, constraints)
@@ -223,7 +228,8 @@ class GlobalOrchestrator(Reconciler):
             slot = live[node_id] = _NodeSlot(node_id, current)
             if int(current.desired_state) == RUNNING and is_terminal(current):
                 self._restart(svc, slot, start, plan, ctx)
-        self._update(svc, live, plan, ctx)
+        if only is None:  # a rollout is paced over all the nodes
+            self._update(svc, live, plan, ctx)
 
     @staticmethod
     def _may_keep(node: Any, placement: Any, constraints: list[Constraint] | None) -> bool:

@@ -169,3 +169,49 @@ def resolve(args: list[str]) -> tuple[Entry | Group | None, list[str], list[str]
         return group, [name], args[1:]
     entry = group.find(args[1])
     return entry, [name, args[1]], args[2:]
+
+
+# -- cluster commands: cluster (alias swarm), node, service, stack --------------
+_CLU = "shoal.cli.commands.cluster"
+_NODE = "shoal.cli.commands.node"
+_SVC = "shoal.cli.commands.service"
+_STK = "shoal.cli.commands.stack"
+
+_CLUSTER = {
+    "init": Entry(_CLU, "init", "Initialize a cluster"),
+    "join": Entry(_CLU, "join", "Join a cluster as a node and/or manager"),
+    "join-token": Entry(_CLU, "join_token", "Manage join tokens"),
+    "leave": Entry(_CLU, "leave", "Leave the cluster"),
+    "inspect": Entry(_CLU, "inspect", "Display detailed information on the cluster"),
+    "update": Entry(_CLU, "update", "Update the cluster"),
+}
+GROUPS["cluster"] = Group("Manage the cluster", _CLUSTER)
+GROUPS["swarm"] = Group("Manage the cluster (same as 'shoal cluster')", _CLUSTER)
+GROUPS["node"] = Group("Manage cluster nodes", {
+    "demote": Entry(_NODE, "demote", "Demote one or more nodes from manager in the cluster"),
+    "inspect": Entry(_NODE, "inspect", "Display detailed information on one or more nodes"),
+    "ls": Entry(_NODE, "ls", "List nodes in the cluster"),
+    "promote": Entry(_NODE, "promote", "Promote one or more nodes to manager in the cluster"),
+    "ps": Entry(_NODE, "ps", "List tasks running on one or more nodes, defaults to current node"),
+    "rm": Entry(_NODE, "rm", "Remove one or more nodes from the cluster"),
+    "update": Entry(_NODE, "update", "Update a node"),
+}, {"list": "ls", "remove": "rm"})
+GROUPS["service"] = Group("Manage cluster services", {
+    "create": Entry(_SVC, "create", "Create a new service"),
+    "inspect": Entry(_SVC, "inspect", "Display detailed information on one or more services"),
+    "logs": Entry("shoal.cli.commands.service_logs", "logs",
+                  "Fetch the logs of a service or task"),
+    "ls": Entry(_SVC, "ls", "List services"),
+    "ps": Entry(_SVC, "ps", "List the tasks of one or more services"),
+    "rm": Entry(_SVC, "rm", "Remove one or more services"),
+    "rollback": Entry(_SVC, "rollback", "Revert changes to a service's configuration"),
+    "scale": Entry(_SVC, "scale", "Scale one or multiple replicated services"),
+    "update": Entry(_SVC, "update", "Update a service"),
+}, {"list": "ls", "remove": "rm"})
+GROUPS["stack"] = Group("Manage stacks (Compose files deployed as services)", {
+    "deploy": Entry(_STK, "deploy", "Deploy a new stack or update an existing stack"),
+    "ls": Entry(_STK, "ls", "List stacks"),
+    "ps": Entry(_STK, "ps", "List the tasks in the stack"),
+    "rm": Entry(_STK, "rm", "Remove one or more stacks"),
+    "services": Entry(_STK, "services", "List the services in the stack"),
+}, {"list": "ls", "remove": "rm", "down": "rm", "up": "deploy"})

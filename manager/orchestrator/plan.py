@@ -53,7 +53,7 @@ class Plan:
 
     def __init__(self) -> None:
         self._edits: dict[str, Task] = {}
-        self._creates: list[Task] = []
+        self._creates: dict[int, Task] = {}  # by id() of the new task
         self._deletes: list[Delete] = []
         self._callbacks: dict[int, list[Callback]] = {}
         self.services: set[str] = set()  # services touched, to recheck after failures
@@ -75,7 +75,7 @@ class Plan:
         return self._edits.get(task_id)
 
     def create(self, task: Task, on_success: Callback | None = None) -> Task:
-        self._creates.append(task)
+        self._creates[id(task)] = task
         self.services.add(task.service_id)
         if on_success is not None:
             self._callbacks.setdefault(id(task), []).append(on_success)
@@ -83,7 +83,7 @@ class Plan:
 
     def discard(self, task: Task) -> None:
         """Drop a creation planned earlier in this tick."""
-        self._creates = [t for t in self._creates if t is not task]
+        self._creates.pop(id(task), None)
         self._callbacks.pop(id(task), None)
 
     def delete(self, task: Any) -> None:
@@ -121,7 +121,7 @@ class Plan:
     def ops(self) -> list[Op]:
         """Return the operations: edits first (old tasks leave before new ones come)."""
         out: list[Op] = [Update(t) for t in self._edits.values()]
-        out.extend(Create(t) for t in self._creates)
+        out.extend(Create(t) for t in self._creates.values())
         out.extend(self._deletes)
         return out
 

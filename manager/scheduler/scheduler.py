@@ -204,7 +204,10 @@ class Scheduler(Reconciler):
                 self._set_usage(task.id, self._usage.get(task.id), old)
                 self._pending.setdefault(task.id, task)
                 self._fresh = True
-            else:
+            else:  # the explanation of a task that changed meanwhile: look at it again
+                op: Any = ops[i]
+                self._failed.discard(op.obj.id)
+                self._fresh = True
                 log.debug("scheduler: could not record why a task is pending: %s", err)
 
     def _schedule_group(self, tasks: list[Any]) -> None:

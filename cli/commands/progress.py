@@ -1,7 +1,9 @@
 """Wait for a service to converge, showing its tasks' progress live (docker's service/progress).
 
-Every ~100 ms: GET /services/{id} (wanted replicas, UpdateStatus) and
-GET /tasks?filters={"service":[id],"desired-state":["running"]}. For each
+Every ~100 ms: GET /services/{id} (wanted replicas, UpdateStatus),
+GET /tasks?filters={"service":[id],"desired-state":["running"]} and, until
+the service converges, GET /tasks?filters={"service":[id],"desired-state":
+["shutdown"]} for the errors of tasks that failed meanwhile. For each
 slot (or node, for global services) the task shown is the one docker shows:
 the lowest desired state, then the lowest observed state. On a terminal the
 block below is redrawn in place; elsewhere a line is printed only when its
@@ -88,10 +90,21 @@ class Lines:
         self.items.append((key, text, progress))
 
 
+def _key(task: dict[str, Any], replicated: bool, nodes: set[str] | None) -> Any:
+    """Return a task's slot (replicated) or node (global); None to leave it out."""
+    if replicated:
+        return task.get("Slot") or 0
+    node = task.get("NodeID", "")
+    return node if node and (nodes is None or node in nodes) else None
+
+
 def evaluate(service: dict[str, Any], tasks: list[dict[str, Any]], updating: bool,
-             nodes: set[str] | None = None) -> tuple[Lines, bool]:
+             nodes: set[str] | None = None, failures: list[dict[str, Any]] | None = None
+             ) -> tuple[Lines, bool]:
     """Return the lines to show and whether the service has converged.
 
+    ``tasks`` are those wanted running; ``failures`` recently failed ones (shut
+    down by the restart policy), whose error a slot shows until it runs again.
     ``updating``: only tasks running the service's current spec count (the
     old ones keep running during a rolling update); ``nodes`` are the nodes
     that are not down, for global services.
@@ -102,28 +115,26 @@ def evaluate(service: dict[str, Any], tasks: list[dict[str, Any]], updating: boo
     check_spec = updating and status != "completed"
     replicas = replicas_of(spec)
     groups: dict[Any, list[dict[str, Any]]] = {}
-    for t in tasks:
-        if replicas is None:
-            key: Any = t.get("NodeID", "")
-            if not key or (nodes is not None and key not in nodes):
-                continue
-        else:
-            key = t.get("Slot") or 0
-        groups.setdefault(key, []).append(t)
+    failed: dict[Any, list[dict[str, Any]]] = {}
+    for into, items in ((groups, tasks), (failed, failures or [])):
+        for t in items:
+            key = _key(t, replicas is not None, nodes)
+            if key is not None:
+                into.setdefault(key, []).append(t)
     rows: list[tuple[str, str]] = []  # (text, progress bar) per slot or node
     running = live = 0
-    for key in sorted(groups):
-        group = groups[key]
+    for key in sorted(set(groups) | set(failed)):
+        group = groups.get(key, [])
         current = [t for t in group if not check_spec or up_to_date(t, template)]
         task = _pick(current)
-        errors = [t for t in group if (t.get("Status") or {}).get("Err")]
+        errors = [t for t in group + failed.get(key, []) if (t.get("Status") or {}).get("Err")]
         errors.sort(key=lambda t: str(t.get("UpdatedAt") or t.get("CreatedAt") or ""))
         state = (task.get("Status") or {}).get("State", "") if task else ""
         live += task is not None
         running += state == "running"
         if task is not None and (task.get("Status") or {}).get("Err"):
             rows.append((_err_line(str(task["Status"]["Err"])), ""))
-        elif state:
+        elif state == "running" or (state and not errors):
             rows.append((state.ljust(_WIDTH), bar(state)))
         elif errors:
             rows.append((_err_line(str(errors[-1]["Status"]["Err"])), ""))
@@ -135,7 +146,7 @@ def evaluate(service: dict[str, Any], tasks: list[dict[str, Any]], updating: boo
     lines.add(title, f"{title}: {min(running, total)} out of {total} tasks")
     if total <= MAX_BARS:
         if replicas is None:
-            labels = [str(k)[:12] for k in sorted(groups)]
+            labels = [str(k)[:12] for k in sorted(set(groups) | set(failed))]
         else:
             rows = (rows + [("", "")] * total)[:total]
             labels = [f"{i}/{total}" for i in range(1, total + 1)]
@@ -193,6 +204,8 @@ def wait(ctx: Context, service_id: str, *, updating: bool = False, quiet: bool =
     display = Display(out, bool(tty))
     client = ctx.client
     task_filter = filters_json({"service": [service_id], "desired-state": ["running"]})
+    failed_filter = filters_json({"service": [service_id], "desired-state": ["shutdown"]})
+    old_failures: set[str] | None = None  # failed before we started: not this run's errors
     converged_at: float | None = None
     name = service_id
     try:
@@ -215,6 +228,14 @@ def wait(ctx: Context, service_id: str, *, updating: bool = False, quiet: bool =
                          if (n.get("Status") or {}).get("State") != "down"}
             tasks = client.get("/tasks", {"filters": task_filter}) or []
             lines, converged = evaluate(service, tasks, updating, nodes)
+            if not converged or old_failures is None:
+                failures = [t for t in client.get("/tasks", {"filters": failed_filter}) or []
+                            if (t.get("Status") or {}).get("State") in ("failed", "rejected")
+                            and (t.get("Status") or {}).get("Err")]
+                if old_failures is None:
+                    old_failures = {t.get("ID", "") for t in failures}
+                failures = [t for t in failures if t.get("ID") not in old_failures]
+                lines, converged = evaluate(service, tasks, updating, nodes, failures)
             now = time.monotonic()
             if converged:
                 converged_at = converged_at if converged_at is not None else now

@@ -105,8 +105,8 @@ class Prefixer:
             stamp, _, rest = rest.partition(" ")
         context, sep, message = rest.partition(" ")
         info = parse_details(context)
-        if info is None or TASK_KEY not in info:
-            return raw if not sep else f"{self.service_name}    | {raw}"
+        if info is None or TASK_KEY not in info or not sep:
+            return raw
         task_id = info.pop(TASK_KEY)
         node_id = info.pop(NODE_KEY, "")
         service_id = info.pop(SERVICE_KEY, "")

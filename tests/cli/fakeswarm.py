@@ -60,6 +60,7 @@ class Swarm:
         self.networks: dict[str, dict[str, Any]] = {}
         self.clock = 1_700_000_000.0
         self.logs: list[tuple[int, str, str]] = []  # (stream, task id, line)
+        self.next_update_status: dict[str, str] | None = None  # instead of "updating"
 
     def tick(self) -> str:
         self.clock += 1
@@ -349,7 +350,8 @@ def _service_routes(sw: Swarm) -> None:
         s["Version"]["Index"] += 1
         s["UpdatedAt"] = sw.tick()
         if spec.get("TaskTemplate") != old_template:
-            s["UpdateStatus"] = {"State": "updating", "Message": "update in progress"}
+            s["UpdateStatus"] = sw.next_update_status or {"State": "updating",
+                                                          "Message": "update in progress"}
             for t in sw.tasks.values():
                 if t["ServiceID"] == s["ID"] and t["DesiredState"] == "running":
                     t["DesiredState"] = "shutdown"

@@ -14,7 +14,6 @@ supervisor, on the same node; spec changes through the update hook.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -43,10 +42,8 @@ from shoal.manager.scheduler.constraints import (
     parse_constraints,
     platform_matches,
 )
-from shoal.manager.store import Action, Event, Store, VersionConflict
+from shoal.manager.store import Action, Event, Store
 from shoal.proto.shoal.v1.objects_pb2 import Node, Service, Task
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -173,13 +170,7 @@ class GlobalOrchestrator(Reconciler):
                     self.reconcile(svc, plan, ctx, nodes)
         ops = plan.ops()
         result = await self.write(ops)
-        plan.done(ops, result)
-        for i, err in result.errors.items():
-            op: Any = ops[i]
-            if isinstance(err, VersionConflict) and hasattr(op, "obj"):
-                self._services.add(op.obj.service_id)
-            else:
-                log.error("%s: write failed: %s", self.name, err)
+        self._services.update(plan.done(ops, result))
 
     def _remove_tasks(self, service_id: str, plan: Plan, ctx: Context) -> None:
         self._updating.discard(service_id)

@@ -8,6 +8,7 @@ records a restart only once it is in etcd).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -20,8 +21,18 @@ from shoal.manager.orchestrator.tasks import (
     networks_by_ref,
     now_timestamp,
 )
-from shoal.manager.store import BatchResult, Create, Delete, Op, Update
+from shoal.manager.store import (
+    BatchResult,
+    Create,
+    Delete,
+    NotFound,
+    Op,
+    Update,
+    VersionConflict,
+)
 from shoal.proto.shoal.v1.objects_pb2 import Cluster, Network, Node, Task
+
+log = logging.getLogger(__name__)
 
 Callback = Callable[[], None]
 
@@ -125,10 +136,22 @@ class Plan:
         out.extend(self._deletes)
         return out
 
-    def done(self, ops: list[Op], result: BatchResult) -> None:
-        """Run the callbacks of the operations that succeeded."""
+    def done(self, ops: list[Op], result: BatchResult) -> set[str]:
+        """Run the callbacks of the operations that succeeded; return services to redo.
+
+        A write that lost a race (the task changed or went meanwhile) is
+        redone from the newer state; anything else is logged.
+        """
         for i, op in enumerate(ops):
             if i in result.errors or not isinstance(op, Create):
                 continue
             for cb in self._callbacks.get(id(op.obj), ()):
                 cb()
+        redo: set[str] = set()
+        for i, err in result.errors.items():
+            obj: Any = getattr(ops[i], "obj", None)
+            if isinstance(err, (VersionConflict, NotFound)) and obj is not None:
+                redo.add(obj.service_id)
+            else:
+                log.error("orchestrator write failed: %s", err)
+        return redo

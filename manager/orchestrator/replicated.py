@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -49,10 +48,8 @@ from shoal.manager.orchestrator.tasks import (
     task_matters,
 )
 from shoal.manager.orchestrator.update import Updater, in_flight
-from shoal.manager.store import Action, Event, Store, VersionConflict
+from shoal.manager.store import Action, Event, Store
 from shoal.proto.shoal.v1.objects_pb2 import Node, Service, Task
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -175,13 +172,7 @@ class ReplicatedOrchestrator(Reconciler):
                 self.reconcile(svc, plan, ctx)
         ops = plan.ops()
         result = await self.write(ops)
-        plan.done(ops, result)
-        for i, err in result.errors.items():
-            op: Any = ops[i]
-            if isinstance(err, VersionConflict) and hasattr(op, "obj"):
-                self._dirty.add(op.obj.service_id)
-            else:
-                log.error("%s: write failed: %s", self.name, err)
+        self._dirty.update(plan.done(ops, result))
 
     def _remove_tasks(self, service_id: str, plan: Plan, ctx: Context) -> None:
         self._updating.discard(service_id)

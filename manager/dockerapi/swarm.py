@@ -143,7 +143,9 @@ def init_request_from_json(data: Any) -> dict[str, Any]:
             "DefaultAddrPool": o.strs("DefaultAddrPool"),
             "SubnetSize": o.uint("SubnetSize", 32) or 0,
             "ForceNewCluster": o.flag("ForceNewCluster"),
-            "Availability": _availability(o), "Spec": spec or {}}
+            "Availability": _availability(o), "Spec": spec or {},
+            # shoal's extension: use this etcd cluster instead of an embedded one
+            "EtcdEndpoints": o.strs("EtcdEndpoints")}
 
 
 def join_request_from_json(data: Any) -> dict[str, Any]:

@@ -50,7 +50,7 @@ class Cluster:
     def close(self) -> None:
         for d in self.daemons:
             if d.proc is None:
-                continue
+                d.start()  # a test killed it: its containers still run and must go
             d.cli("service", "rm", *[ln.split()[1] for ln in
                                      d.cli("service", "ls").stdout.splitlines()[1:] if ln.split()])
         for d in self.daemons:

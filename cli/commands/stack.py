@@ -56,7 +56,8 @@ def normalize(doc: Any, names: dict[str, str] | None = None) -> Any:
             if key == "Target" and isinstance(value, str):
                 value = names.get(value, value)
             value = normalize(value, names)
-            if value in (None, "", [], {}, 0, False) or (key, value) in _DEFAULTS:
+            if value in (None, "", [], {}, 0, False) or (
+                    isinstance(value, str) and (key, value) in _DEFAULTS):
                 continue
             out[key] = value
         return out

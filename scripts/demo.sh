@@ -14,7 +14,10 @@ run() { say "$(printf '%q ' "$@")"; "$@"; }
 cleanup() {
   set +e
   if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+    "$BIN/shoal" stack rm demo >/dev/null 2>&1
+    "$BIN/shoal" cluster leave --force >/dev/null 2>&1
     "$BIN/shoal" rm -f demo-web >/dev/null 2>&1
+    for c in $("$BIN/shoal" ps -aq 2>/dev/null); do "$BIN/shoal" rm -f "$c" >/dev/null 2>&1; done
     "$BIN/shoal" rmi busybox:latest >/dev/null 2>&1
     kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
     "$BIN/shoald" --data-root "$ROOT/data" --exec-root "$ROOT/run" --cgroup-parent shoal-demo \
@@ -46,5 +49,24 @@ run "$BIN/shoal" exec demo-web sh -c 'echo "inside: $(cat /proc/1/cmdline | tr "
 run "$BIN/shoal" stop -t 1 demo-web
 run "$BIN/shoal" ps -a
 run "$BIN/shoal" rm demo-web
+
+echo
+echo "== a single-host cluster: managers keep services in etcd, agents run their tasks"
+PORT=$("$BIN/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+WEB_PORT=$("$BIN/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+export WEB_PORT
+run "$BIN/shoal" cluster init --advertise-addr "127.0.0.1:$PORT"
+run "$BIN/shoal" node ls
+run "$BIN/shoal" stack deploy -c examples/web-stack.yml demo
+run "$BIN/shoal" service ls
+run "$BIN/shoal" service ps demo_web
+for _ in $(seq 50); do
+  curl -fsS "http://127.0.0.1:$WEB_PORT/" >/dev/null 2>&1 && break; sleep 0.2
+done
+for _ in 1 2 3; do run curl -fsS "http://127.0.0.1:$WEB_PORT/"; done
+run "$BIN/shoal" service scale demo_web=5
+run "$BIN/shoal" service ls
+run "$BIN/shoal" stack rm demo
+run "$BIN/shoal" cluster leave --force
 echo
 echo "== demo done; cleaning up"

@@ -72,8 +72,8 @@ class Manager:
     async def start(self) -> None:
         """Connect to etcd, fill the cache, serve gRPC, and campaign for leadership."""
         from shoal.manager.controlapi.servicer import ControlServicer
-        from shoal.manager.dispatcher.dispatcher import Dispatcher
         from shoal.manager.dispatcher.auth import tls_identity
+        from shoal.manager.dispatcher.dispatcher import Dispatcher
         from shoal.manager.dispatcher.servicer import DispatcherServicer
 
         cfg = self.config

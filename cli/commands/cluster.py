@@ -4,7 +4,8 @@ Requests are the Engine API's Swarm routes, as the docker CLI sends them:
 
     init        POST /swarm/init {ListenAddr, AdvertiseAddr, ForceNewCluster, Availability,
                 Spec, EtcdEndpoints (shoal's extension)} -> the node id (a JSON string);
-                then GET /nodes/{id} and GET /swarm for the join hint
+                then GET /nodes/{id} (ManagerStatus.Addr; GET /info's RemoteManagers if
+                it is not there yet) and GET /swarm for the join hint
     join        POST /swarm/join {ListenAddr, AdvertiseAddr, RemoteAddrs, JoinToken,
                 Availability}; then GET /info (manager or worker?)
     leave       POST /swarm/leave[?force=1]
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 DEFAULT_PORT = 4242
 DEFAULT_LISTEN = f"0.0.0.0:{DEFAULT_PORT}"
+INIT_WAIT = 2.0  # seconds `init` waits for the new node to show its manager address
 _AVAILABILITY = ("active", "pause", "drain")
 
 
@@ -98,20 +100,41 @@ def init(ctx: Context, argv: list[str]) -> int:
         body["EtcdEndpoints"] = opts.etcd_endpoints
     node_id = ctx.client.post("/swarm/init", body=body)
     ctx.out(f"Cluster initialized: current node ({node_id}) is now a manager.\n\n")
-    _print_join_command(ctx, str(node_id), worker=True, manager=False)
+    _print_join_command(ctx, str(node_id), worker=True, manager=False, wait=INIT_WAIT)
     ctx.out("To add a manager to this cluster, run 'shoal cluster join-token manager' "
             "and follow the instructions.\n\n")
     return 0
 
 
-def _print_join_command(ctx: Context, node_id: str, worker: bool, manager: bool) -> None:
-    node = ctx.client.get(f"/nodes/{node_id}") or {}
+def _manager_addr(ctx: Context, node_id: str, wait: float = 0.0) -> str:
+    """Return this manager's address: its ManagerStatus, else /info's RemoteManagers.
+
+    Right after init the node may not show its ManagerStatus yet: ``wait``
+    gives it that many seconds.
+    """
+    import time
+
+    deadline = time.monotonic() + wait
+    while True:
+        node = ctx.client.get(f"/nodes/{node_id}") or {}
+        addr = str((node.get("ManagerStatus") or {}).get("Addr") or "")
+        if addr or time.monotonic() >= deadline:
+            break
+        time.sleep(0.1)
+    if not addr:
+        swarm = (ctx.client.get("/info") or {}).get("Swarm") or {}
+        addr = next((str(m.get("Addr") or "") for m in swarm.get("RemoteManagers") or []
+                     if m.get("NodeID") == node_id), "")
+    return addr
+
+
+def _print_join_command(ctx: Context, node_id: str, worker: bool, manager: bool,
+                        wait: float = 0.0) -> None:
+    addr = _manager_addr(ctx, node_id, wait)
     swarm = ctx.client.get("/swarm") or {}
-    status = node.get("ManagerStatus")
-    if not status:
+    if not addr:
         return
     tokens = swarm.get("JoinTokens") or {}
-    addr = status.get("Addr", "")
     for role, wanted in (("worker", worker), ("manager", manager)):
         if wanted:
             token = tokens.get(role.capitalize(), "")

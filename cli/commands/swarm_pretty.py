@@ -79,7 +79,7 @@ def _policy(lines: list[str], title: str, cfg: dict[str, Any] | None) -> None:
     _kv(lines, "On failure", cfg.get("FailureAction"))
     if cfg.get("Monitor"):
         _kv(lines, "Monitoring Period", format_duration(cfg["Monitor"]))
-    _kv(lines, "Max failure ratio", cfg.get("MaxFailureRatio", 0))
+    _kv(lines, "Max failure ratio", f"{float(cfg.get('MaxFailureRatio') or 0):g}")
     _kv(lines, "Update order" if title == "UpdateConfig" else "Rollback order", cfg.get("Order"))
 
 

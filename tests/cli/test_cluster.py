@@ -207,3 +207,27 @@ def test_node_ps(daemon, swarm, shoal, monkeypatch):
                                                       ["web.2", "busybox", "node-1"]]
     tasks = next(q for q in reversed(daemon.requests) if q.path == "/tasks")
     assert json.loads(tasks.q("filters")) == {"node": [swarm.node_id]}
+
+
+def test_init_hint_falls_back_to_remote_managers(daemon, fresh, shoal, monkeypatch):
+    from shoal.cli.commands import cluster
+
+    monkeypatch.setattr(cluster, "INIT_WAIT", 0.2)
+
+    def info(_d, req):
+        req.conn.respond(200, {"Swarm": {"NodeID": fresh.node_id, "RemoteManagers": [
+            {"NodeID": "other", "Addr": "10.0.0.9:4242"},
+            {"NodeID": fresh.node_id, "Addr": "10.0.0.2:4242"}]}})
+
+    daemon.route("GET", r"/info", info)
+    original = fresh.add_node
+
+    def add_node(*args, **kwargs):
+        node = original(*args, **kwargs)
+        node.pop("ManagerStatus", None)  # not reported yet
+        return node
+
+    fresh.add_node = add_node
+    r = shoal("cluster", "init", "--advertise-addr", "10.0.0.2")
+    assert r.code == 0, r
+    assert "    shoal cluster join --token SWMTKN-1-worker-0 10.0.0.2:4242\n" in r.out

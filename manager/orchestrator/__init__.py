@@ -1,6 +1,5 @@
 """Leader-only loops that turn services into tasks, and clean up after them.
 
-    restart = RestartSupervisor()                  # optional: each orchestrator has one
     loops = [
         ReplicatedOrchestrator(store),             # slots 1..replicas, restarts, node loss
         GlobalOrchestrator(store),                 # one task per eligible node
@@ -8,7 +7,9 @@
     ]
     await asyncio.gather(*(loop.run() for loop in loops))   # until cancelled
 
-Every loop reads the watch cache only, reconciles everything when it starts,
+Each orchestrator makes its own RestartSupervisor (pass one only to keep a
+reference to it; it calls back the orchestrator that owns it, so never share
+one). Every loop reads the watch cache only, reconciles everything when it starts,
 then reacts to change events in coalesced ticks, each written as one
 `Store.batch` (loop.py). See docs/scheduler.md.
 """

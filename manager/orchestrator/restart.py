@@ -60,7 +60,7 @@ def _seconds(duration: Any) -> float:
 
 
 class RestartSupervisor:
-    """Restart decisions, delays (timers) and per-slot restart history."""
+    """Restart decisions, delays (timers) and per-slot restart history, for one orchestrator."""
 
     def __init__(self, on_due: Callable[[str], None] | None = None) -> None:
         # on_due(service_id) is called when a delayed restart of that service is due.

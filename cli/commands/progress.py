@@ -159,10 +159,22 @@ def evaluate(service: dict[str, Any], tasks: list[dict[str, Any]], updating: boo
 
 
 class Display:
-    """Show Lines: redrawn in place on a terminal, as changed lines elsewhere."""
+    """Show Lines: redrawn in place on a terminal, as changed lines elsewhere.
 
-    def __init__(self, out: TextIO, tty: bool) -> None:
+    As docker's, progress bars are drawn only on terminals wider than 110
+    columns.
+    """
+
+    def __init__(self, out: TextIO, tty: bool, width: int | None = None) -> None:
         self.out, self.tty = out, tty
+        if width is None and tty:
+            import os
+
+            try:
+                width = os.get_terminal_size(out.fileno()).columns
+            except (OSError, ValueError, AttributeError):
+                width = None
+        self.bars = width is None or width > 110
         self.drawn = 0
         self.last: dict[str, str] = {}
 
@@ -171,7 +183,7 @@ class Display:
         if self.tty:
             buf = [f"\x1b[{self.drawn}A\r"] if self.drawn else []
             for key, text, progress in lines.items:
-                shown = f"{key}: {progress}" if progress else text
+                shown = f"{key}: {progress}" if progress and self.bars else text
                 buf.append("\x1b[2K" + shown + "\n")
             for _ in range(len(lines.items), self.drawn):
                 buf.append("\x1b[2K\n")
@@ -182,11 +194,6 @@ class Display:
                 if self.last.get(key) != text and text.partition(": ")[2]:
                     self.out.write(text + "\n")
                 self.last[key] = text
-        self.out.flush()
-
-    def finish(self, text: str) -> None:
-        """Replace the transient lines with a final one."""
-        self.out.write(text + "\n")
         self.out.flush()
 
 
@@ -244,8 +251,8 @@ def wait(ctx: Context, service_id: str, *, updating: bool = False, quiet: bool =
                 left = verify - (now - converged_at)
                 if left <= 0:
                     if not quiet:
+                        lines.add("verify", "verify: Service converged")
                         display.show(lines)
-                        display.finish("verify: Service converged")
                     return
                 lines.add("verify", "verify: Waiting "
                           f"{max(1, int(left + 0.999))} seconds to verify that tasks are stable...")

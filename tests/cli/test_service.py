@@ -424,7 +424,7 @@ def test_evaluate_global_and_many_replicas():
 
 def test_display_redraws_in_place_on_a_terminal():
     out = io.StringIO()
-    d = progress.Display(out, tty=True)
+    d = progress.Display(out, tty=True, width=120)
     first, _ = progress.evaluate(_service(), [_task(1, "starting")], False)
     d.show(first)
     second, _ = progress.evaluate(_service(), [_task(1, "running"), _task(2, "running")],
@@ -442,3 +442,10 @@ def test_progress_ignores_failures_from_before(daemon, swarm, shoal):
     lines = r.out.splitlines()
     assert "2/2: task: non-zero exit (1)" in lines
     assert "1/2: task: non-zero exit (1)" not in lines
+
+
+def test_display_drops_bars_on_narrow_terminals():
+    out = io.StringIO()
+    lines, _ = progress.evaluate(_service(), [_task(1, "starting")], False)
+    progress.Display(out, tty=True, width=80).show(lines)
+    assert "1/2: starting\n" in out.getvalue() and "[=" not in out.getvalue()

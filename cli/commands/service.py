@@ -19,7 +19,8 @@ import copy
 from ..errors import APIError, CLIError, UsageError
 from ..flags import Command, Flag
 from . import parse
-from .service_flags import COMMON, CREATE_ONLY, UPDATE_ONLY, apply_update, build_spec
+from .service_flags import COMMON, CREATE_ONLY, UPDATE_ONLY
+from .service_spec import apply_update, build_spec
 from .swarm_api import each, get_service, parse_filters
 
 TYPE_CHECKING = False

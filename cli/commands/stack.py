@@ -129,14 +129,20 @@ def deploy(ctx: Context, argv: list[str]) -> int:
         if name in existing:
             continue
         ctx.out(f"Creating network {name}\n")
-        created = client.post("/networks/create", body={"Name": name, **body}) or {}
+        try:
+            created = client.post("/networks/create", body={"Name": name, **body}) or {}
+        except CLIError as exc:
+            raise CLIError(f"failed to create network {name}: {exc}") from None
         names[created.get("Id", name)] = name
     changed = []
     for name, spec in plan.services.items():
         service = deployed.get(name)
         if service is None:
             ctx.out(f"Creating service {name}\n")
-            resp = client.post("/services/create", body=spec) or {}
+            try:
+                resp = client.post("/services/create", body=spec) or {}
+            except CLIError as exc:
+                raise CLIError(f"failed to create service {name}: {exc}") from None
             changed.append(resp.get("ID", name))
         else:
             current = service.get("Spec") or {}
@@ -148,8 +154,11 @@ def deploy(ctx: Context, argv: list[str]) -> int:
                 continue
             ctx.out(f"Updating service {name} (id: {service['ID']})\n")
             version = (service.get("Version") or {}).get("Index", 0)
-            resp = client.post(f"/services/{service['ID']}/update", {"version": str(version)},
-                               body=spec) or {}
+            try:
+                resp = client.post(f"/services/{service['ID']}/update",
+                                   {"version": str(version)}, body=spec) or {}
+            except CLIError as exc:
+                raise CLIError(f"failed to update service {name}: {exc}") from None
             changed.append(service["ID"])
         for warning in resp.get("Warnings") or []:
             ctx.err(f"{warning}\n")

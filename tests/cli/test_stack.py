@@ -216,3 +216,12 @@ def test_spec_changed_ignores_defaults_and_ids():
     assert spec_changed(deployed, wanted, {})
     deployed["EndpointSpec"]["Ports"][0]["PublishedPort"] = 9090
     assert spec_changed(deployed, wanted, {"abc123": "st_default"})
+
+
+def test_deploy_names_what_failed(daemon, swarm, shoal, compose):
+    daemon.route("POST", r"/networks/create", lambda d, q: q.conn.respond(
+        400, {"message": "an overlay network needs a manager"}))
+    r = shoal("stack", "deploy", "-c", compose(STACK), "demo")
+    assert r.code == 1
+    assert r.err == ("failed to create network demo_back: Error response from daemon: an "
+                     "overlay network needs a manager\n")

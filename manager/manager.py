@@ -106,6 +106,7 @@ class Manager:
 
     async def _lead(self, term: Term) -> None:
         """Run the leader's loops until the term ends (this task is then cancelled)."""
+        from shoal.manager.allocator.reaper import NetworkReaper
         from shoal.manager.orchestrator.global_ import GlobalOrchestrator
         from shoal.manager.orchestrator.reaper import TaskReaper
         from shoal.manager.orchestrator.replicated import ReplicatedOrchestrator
@@ -120,6 +121,7 @@ class Manager:
             GlobalOrchestrator(self.store),
             Scheduler(self.store),
             TaskReaper(self.store),
+            NetworkReaper(self.store),
         ]
         try:
             await asyncio.gather(*(loop.run() for loop in self.leader_loops))

@@ -30,8 +30,13 @@ CHAINS = {"filter": ("FORWARD", "ISOLATION-1", "ISOLATION-2"), "nat": ("DNAT", "
 
 
 def render(prefix: str, tag: str, networks: Iterable[Network], ports: Iterable[PortMapping],
-           missing_hooks: dict[str, list[str]] | None = None) -> str:
-    """Return the iptables-restore input that makes shoal's chains match the state."""
+           missing_hooks: dict[str, list[str]] | None = None,
+           services: Iterable[tuple[str, int, int, list[str]]] = ()) -> str:
+    """Return the iptables-restore input that makes shoal's chains match the state.
+
+    SERVICES are ingress ports (proto, published, target, backend ips): one
+    DNAT per backend, round robin with `-m statistic --mode nth` (ingress.py).
+    """
     c = f"-m comment --comment {tag}"
     nets = [n for n in networks if n.has_device and n.bridge]
     fw, iso1, iso2 = (f"{prefix}-{s}" for s in CHAINS["filter"])
@@ -66,6 +71,12 @@ def render(prefix: str, tag: str, networks: Iterable[Network], ports: Iterable[P
         dst = f"-d {p.host_ip} " if p.host_ip not in ("", "0.0.0.0") else ""
         n_.append(f"-A {dnat} {dst}-p {p.proto} -m {p.proto} --dport {p.host_port} {c} "
                   f"-j DNAT --to-destination {p.container_ip}:{p.container_port}")
+    for proto, published, target, ips in services:
+        for i, ip in enumerate(ips):
+            left = len(ips) - i
+            nth = f"-m statistic --mode nth --every {left} --packet 0 " if left > 1 else ""
+            n_.append(f"-A {dnat} -p {proto} -m {proto} --dport {published} {nth}{c} "
+                      f"-j DNAT --to-destination {ip}:{target}")
     return "\n".join(["*filter", *f, "COMMIT", "*nat", *n_, "COMMIT", ""])
 
 
@@ -124,11 +135,12 @@ class Firewall:
         return res
 
     def apply(self, networks: Iterable[Network], ports: Iterable[PortMapping],
-              check_hooks: bool = False) -> None:
-        """Make shoal's chains match NETWORKS and PORTS (and re-hook them if CHECK_HOOKS)."""
+              check_hooks: bool = False,
+              services: Iterable[tuple[str, int, int, list[str]]] = ()) -> None:
+        """Make shoal's chains match NETWORKS, PORTS and SERVICES (re-hooked if CHECK_HOOKS)."""
         missing = self.missing_hooks() if check_hooks else None
         self._run(["iptables-restore", "--noflush"],
-                  render(self.prefix, self.tag, networks, ports, missing))
+                  render(self.prefix, self.tag, networks, ports, missing, services))
 
     def teardown(self) -> None:
         """Remove every hook and chain of shoal's (for tests and uninstall)."""

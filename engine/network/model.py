@@ -93,6 +93,19 @@ class PortMapping:
 
 
 @dataclass
+class ServicePorts:
+    """A cluster service's ingress ports on this host and the backends that serve them.
+
+    ports are [proto, published, target]; backends container ids or IPv4
+    addresses (see ingress.py).
+    """
+
+    service_id: str
+    ports: list[list[Any]] = field(default_factory=list)
+    backends: list[str] = field(default_factory=list)
+
+
+@dataclass
 class Sandbox:
     """A container's network namespace, its endpoints (in attach order) and its ports."""
 

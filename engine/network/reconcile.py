@@ -120,6 +120,7 @@ def reconcile(svc: NetworkService, live: set[str] | None) -> dict[str, Any]:
                 svc.store.save_sandbox(sb)
             except (NetworkError, OSError) as exc:
                 log.warning("embedded DNS for %s not served: %s", sb.container_id[:12], exc)
+    svc._hold_service_ports()
     svc._apply_rules(check_hooks=True)
     return report
 

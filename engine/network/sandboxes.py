@@ -17,7 +17,7 @@ import subprocess
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shoal.engine.network import bridge, etcfiles, nsutil, ports, views
 from shoal.engine.network.config import NetworkConfig
@@ -59,6 +59,10 @@ class SandboxMixin:
 
     def _reindex(self) -> None:  # pragma: no cover - NetworkService's
         raise NotImplementedError
+
+    if TYPE_CHECKING:  # IngressMixin's (a stub here would hide it in NetworkService)
+        def _ingress_taken(self) -> list[PortMapping]: ...
+        def _uses_container(self, cid: str) -> bool: ...
 
     # ---- sandboxes ----------------------------------------------------------------
     def sandbox_path(self, cid: str) -> str | None:
@@ -127,6 +131,8 @@ class SandboxMixin:
             del self.sandboxes[cid]
             self.store.delete_sandbox(cid)
             self._reindex()
+            if self._uses_container(cid):  # a service port loses this backend
+                self._apply_rules()
 
     def _sandbox(self, cid: str) -> Sandbox:
         sb = self.sandboxes.get(cid)
@@ -181,6 +187,8 @@ class SandboxMixin:
                     raise
             self.store.save_sandbox(sb)
             self._reindex()
+            if self._uses_container(cid) and self._gateway_endpoint(sb) is e:
+                self._apply_rules()  # a service port gains this backend
             return views.endpoint_settings(n, e)
 
     def disconnect(self, network: str, cid: str, force: bool = False) -> None:
@@ -237,6 +245,7 @@ class SandboxMixin:
             if e is None or not want:
                 return ports.ports_view([], exposed_ports)
             taken = [p for other in self.sandboxes.values() for p in other.ports]
+            taken += self._ingress_taken()
             new: list[PortMapping] = []
             try:
                 for proto, cport, hip, hport in want:

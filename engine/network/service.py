@@ -40,8 +40,9 @@ from shoal.engine.network.errors import (
     NetworkSystemError,
 )
 from shoal.engine.network.firewall import Firewall
+from shoal.engine.network.ingress import IngressMixin
 from shoal.engine.network.ipam import Ipam, parse_subnet, pick_subnet
-from shoal.engine.network.model import Network, Sandbox
+from shoal.engine.network.model import Network, Sandbox, ServicePorts
 from shoal.engine.network.netlink import Netlink
 from shoal.engine.network.sandboxes import SandboxMixin
 from shoal.engine.network.store import NetworkStore
@@ -56,7 +57,7 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-class NetworkService(SandboxMixin):
+class NetworkService(SandboxMixin, IngressMixin):
     """Networks, sandboxes, endpoints, published ports and the embedded DNS of one host."""
 
     def __init__(self, config: EngineConfig, net_config: NetworkConfig | None = None) -> None:
@@ -72,6 +73,7 @@ class NetworkService(SandboxMixin):
         self.dns = DnsServer(Lookup(self._resolve, self._reverse), forwarders, self.cfg.netns)
         self.networks: dict[str, Network] = {}
         self.sandboxes: dict[str, Sandbox] = {}
+        self.services: dict[str, ServicePorts] = {}  # ingress ports per cluster service
         self._lock = threading.RLock()
         self._nl: Netlink | None = None
         self._names: dict[str, dict[str, List[str]]] = {}  # network id -> name -> ips
@@ -97,6 +99,7 @@ class NetworkService(SandboxMixin):
             self._nl = Netlink(self.cfg.netns)
             self.networks = self.store.load_networks()
             self.sandboxes = self.store.load_sandboxes()
+            self._load_services()
             nsutil.sysctl_write(self.cfg.netns, "net.ipv4.ip_forward", "1")
             self.dns.start()
             report = reconcile(self, None if live_containers is None else set(live_containers))
@@ -120,6 +123,8 @@ class NetworkService(SandboxMixin):
                 self._nl = Netlink(self.cfg.netns)
                 self.networks = self.store.load_networks()
                 self.sandboxes = self.store.load_sandboxes()
+            self.services.clear()
+            self._save_services()
             for cid in list(self.sandboxes):
                 self.sandbox_remove(cid)
             for n in list(self.networks.values()):
@@ -349,7 +354,8 @@ class NetworkService(SandboxMixin):
     # ---- rules and names ----------------------------------------------------------
     def _apply_rules(self, check_hooks: bool = False) -> None:
         mappings = [p for sb in self.sandboxes.values() for p in sb.ports]
-        self.firewall.apply(self.networks.values(), mappings, check_hooks)
+        self.firewall.apply(self.networks.values(), mappings, check_hooks,
+                            self._service_rules())
 
     def _reindex(self) -> None:
         """Rebuild the DNS tables (swapped whole: the DNS thread reads them without the lock)."""

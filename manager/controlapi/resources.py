@@ -1,7 +1,10 @@
 """Networks, secrets and configs: records with unique names.
 
-Networks are only records for now (the allocator will fill `ipam` and
-`driver_state`). Secret data is never returned: Get and List clear it.
+Networks get their subnet, gateway and VNI from the allocator at creation
+(`ipam` and `driver_state`, manager/allocator). A network whose only users
+are tasks being shut down is marked `pending_delete` (hidden, its name free)
+and deleted by the leader's NetworkReaper once they stopped.
+Secret data is never returned: Get and List clear it.
 Secrets and configs may only have their labels changed, as in Docker. None of
 them can be removed while a service (not being removed) uses it.
 """
@@ -14,6 +17,8 @@ from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
+from shoal.manager.allocator.networks import AllocationError, NetworkAllocator
+from shoal.manager.allocator.reaper import live_users, uses
 from shoal.manager.controlapi.base import Base
 from shoal.manager.controlapi.errors import FailedPrecondition, InvalidArgument
 from shoal.manager.controlapi.filters import spec_filter
@@ -81,11 +86,25 @@ class ResourceOps(Base):
 
     # Networks.
 
+    @property
+    def allocator(self) -> NetworkAllocator:
+        alloc: NetworkAllocator | None = getattr(self, "_network_allocator", None)
+        if alloc is None:
+            alloc = self._network_allocator = NetworkAllocator()
+        return alloc
+
+    def _network(self, network_id: str) -> Network:
+        net = self._get(Network, network_id)
+        if net.pending_delete:
+            raise NotFound("networks", network_id)
+        return net
+
     def get_network(self, network_id: str) -> Network:
-        return self._get(Network, network_id)
+        return self._network(network_id)
 
     def list_networks(self, filters: control_pb2.ListFilters | None = None) -> list[Network]:
-        return self._list(Network, spec_filter(filters))
+        match = spec_filter(filters)
+        return self._list(Network, lambda n: not n.pending_delete and match(n))
 
     async def create_network(self, spec: specs_pb2.NetworkSpec) -> Network:
         check_dns_name(spec.annotations.name)
@@ -99,23 +118,50 @@ class ResourceOps(Base):
                     raise FailedPrecondition(
                         f"ingress network ({other.spec.annotations.name}) is already present"
                     )
-        return await self._create(net, spec.annotations.name)
+        async with self.allocator.lock:
+            try:
+                self.allocator.allocate(net, self.store.list(Network, copy=False))
+            except AllocationError as exc:
+                raise InvalidArgument(str(exc)) from None
+            try:
+                return await self._create(net, spec.annotations.name)
+            except AlreadyExists as exc:
+                holder = self.store.get(Network, exc.existing_id, copy=False)
+                if holder is None or not holder.pending_delete:
+                    raise
+            # the name's holder is going away: free the name now (its subnet is
+            # not reused, the allocator walks on)
+            await self.store.delete(Network, holder.id, int(holder.meta.version.index))
+            return await self._create(net, spec.annotations.name)
 
     async def remove_network(self, network_id: str) -> None:
-        net = self._get(Network, network_id)
-        refs = {net.id, net.spec.annotations.name}
-        for svc in self._users(
-            lambda spec: any(na.target in refs for na in [*spec.task.networks, *spec.networks])
-        ):
-            raise FailedPrecondition(f"network {net.id} is in use by service {svc.id}")
-        for task in self.store.list(objects_pb2.Task, copy=False):
-            if task.status.state > types_pb2.RUNNING:
-                continue
-            if any(na.target in refs for na in task.spec.networks) or any(
-                a.network.id == net.id for a in task.networks
-            ):
-                raise FailedPrecondition(f"network {net.id} is in use by task {task.id}")
-        await self._settle(await self.store.delete(Network, network_id))
+        """Remove a network no service uses; mark it pending_delete while tasks stop."""
+        net = self._network(network_id)
+        users = sorted(s.spec.annotations.name for s in self._users(
+            lambda spec: any(na.target in (net.id, net.spec.annotations.name)
+                             for na in [*spec.task.networks, *spec.networks])))
+        if users:
+            noun = "service" if len(users) == 1 else "services"
+            raise FailedPrecondition(f"network {net.spec.annotations.name} is in use by {noun} "
+                                     f"{', '.join(users)}")
+        tasks = self.store.list(objects_pb2.Task, copy=False)
+        for task in tasks:
+            if task.desired_state <= types_pb2.RUNNING and task.status.state <= types_pb2.RUNNING \
+                    and uses(task, net):
+                raise FailedPrecondition(f"network {net.spec.annotations.name} is in use by "
+                                         f"task {task.id}")
+        if not live_users(tasks, net):
+            await self._settle(await self.store.delete(Network, net.id))
+            return
+
+        def mark(n: Network) -> bool:
+            if n.pending_delete:
+                return False
+            n.pending_delete = True
+            return True
+
+        marked = await self.store.mutate(Network, net.id, mark)
+        await self._settle(marked.meta.version.index)
 
     # Secrets and configs.
 

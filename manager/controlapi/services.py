@@ -21,6 +21,8 @@ from typing import Any
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from shoal.manager.allocator.networks import AllocationError
+from shoal.manager.allocator.ports import endpoint_ports
 from shoal.manager.controlapi.base import Base
 from shoal.manager.controlapi.errors import FailedPrecondition, InvalidArgument, Unimplemented
 from shoal.manager.controlapi.filters import spec_filter
@@ -136,12 +138,19 @@ class ServiceOps(Base):
                         f"'{other.spec.annotations.name}' ({other.id}) as {use} port"
                     )
 
-    @staticmethod
-    def _set_endpoint(svc: Service) -> None:
-        # Until an allocator assigns ingress ports, the service publishes what it asked.
+    def _set_endpoint(self, svc: Service) -> None:
+        """Publish what the spec asks; an ingress port asked as 0 gets one (allocator)."""
+        used = [(p.protocol, p.published_port)
+                for other in self.store.list(Service, copy=False)
+                if other.id != svc.id and not other.pending_delete
+                for p in other.endpoint.ports if p.published_port]
+        try:
+            ports = endpoint_ports(svc.spec.endpoint.ports, svc.endpoint.ports, used)
+        except AllocationError as exc:
+            raise InvalidArgument(str(exc)) from None
         svc.endpoint.spec.CopyFrom(svc.spec.endpoint)
         del svc.endpoint.ports[:]
-        svc.endpoint.ports.extend(svc.spec.endpoint.ports)
+        svc.endpoint.ports.extend(ports)
 
     async def create_service(self, spec: specs_pb2.ServiceSpec) -> Service:
         svc = Service(spec=self._prepare(spec))

@@ -68,6 +68,21 @@ def test_render_rules():
     assert text.count("COMMIT") == 2
 
 
+def test_render_service_ports_round_robin():
+    ips = ["10.7.0.2", "10.7.0.3", "10.7.0.4"]
+    lines = firewall.render("SH", "tag", [net("a")], [],
+                            services=[("tcp", 8080, 80, ips), ("udp", 53, 53, [])]).splitlines()
+    dnat = [ln for ln in lines if ln.startswith("-A SH-DNAT")]
+    assert dnat == [
+        "-A SH-DNAT -p tcp -m tcp --dport 8080 -m statistic --mode nth --every 3 --packet 0 "
+        "-m comment --comment tag -j DNAT --to-destination 10.7.0.2:80",
+        "-A SH-DNAT -p tcp -m tcp --dport 8080 -m statistic --mode nth --every 2 --packet 0 "
+        "-m comment --comment tag -j DNAT --to-destination 10.7.0.3:80",
+        "-A SH-DNAT -p tcp -m tcp --dport 8080 -m comment --comment tag "
+        "-j DNAT --to-destination 10.7.0.4:80",
+    ]
+
+
 def test_hook_rule():
     assert firewall.hook_rule("SH", "t", "nat", "OUTPUT", "-m addrtype --dst-type LOCAL",
                               "DNAT") == ("OUTPUT -m addrtype --dst-type LOCAL -m comment "

@@ -48,16 +48,23 @@ async def test_networks(control: ControlService) -> None:
     assert net.spec.driver_config.name == "overlay"
     with pytest.raises(AlreadyExists, match="^network backend already exists$"):
         await control.create_network(specs_pb2.NetworkSpec(annotations=ann("backend")))
+    assert [c.subnet for c in net.ipam.configs] and net.ipam.configs[0].gateway
+    assert int(net.driver_state.options["com.docker.network.driver.overlay.vxlanid_list"]) > 4096
     bad = specs_pb2.NetworkSpec(annotations=ann("n2"))
-    bad.ipam.configs.add(subnet="10.0.0.1/24")
-    with pytest.raises(InvalidArgument, match="invalid subnet '10.0.0.1/24'"):
+    bad.ipam.configs.add(subnet="10.9.0.1/24")
+    with pytest.raises(InvalidArgument, match="invalid subnet '10.9.0.1/24'"):
         await control.create_network(bad)
-    bad.ipam.configs[0].subnet = "10.0.0.0/24"
-    bad.ipam.configs[0].gateway = "10.0.1.1"
-    with pytest.raises(InvalidArgument, match="gateway 10.0.1.1 is not within subnet"):
+    bad.ipam.configs[0].subnet = "10.9.0.0/24"
+    bad.ipam.configs[0].gateway = "10.9.1.1"
+    with pytest.raises(InvalidArgument, match="gateway 10.9.1.1 is not within subnet"):
         await control.create_network(bad)
-    bad.ipam.configs[0].gateway = "10.0.0.1"
-    await control.create_network(bad)
+    bad.ipam.configs[0].gateway = "10.9.0.1"
+    n2 = await control.create_network(bad)
+    assert (n2.ipam.configs[0].subnet, n2.ipam.configs[0].gateway) == ("10.9.0.0/24", "10.9.0.1")
+    clash = specs_pb2.NetworkSpec(annotations=ann("n3"))
+    clash.ipam.configs.add(subnet=net.ipam.configs[0].subnet)
+    with pytest.raises(InvalidArgument, match="overlaps with the subnet"):
+        await control.create_network(clash)
     ingress = specs_pb2.NetworkSpec(annotations=ann("ingress"), ingress=True)
     await control.create_network(ingress)
     ingress.annotations.name = "ingress2"
@@ -67,7 +74,7 @@ async def test_networks(control: ControlService) -> None:
     spec = service_spec()
     spec.task.networks.add(target="backend")
     svc = await control.create_service(spec)
-    with pytest.raises(FailedPrecondition, match=f"network {net.id} is in use by service {svc.id}"):
+    with pytest.raises(FailedPrecondition, match="^network backend is in use by service web$"):
         await control.remove_network(net.id)
     await control.remove_service(svc.id)
     await control.remove_network(net.id)

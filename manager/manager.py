@@ -1,4 +1,4 @@
-"""The manager: store + gRPC server (Control, Dispatcher, CA) on every manager;
+"""The manager: store + gRPC server (Control, Dispatcher, LogBroker, CA) on every manager;
 orchestrators and scheduler on the leader only (DESIGN.md §4).
 
     m = Manager(ManagerConfig(...), creds)
@@ -64,6 +64,7 @@ class Manager:
         self.server: grpc.aio.Server | None = None
         self.election: Election | None = None
         self.dispatcher: Any = None
+        self.logbroker: Any = None
         self.ports: tuple[int, int] = (0, 0)
         self._elect_task: asyncio.Task[None] | None = None
         self.leader_loops: list[Any] = []
@@ -75,6 +76,8 @@ class Manager:
         from shoal.manager.dispatcher.auth import tls_identity
         from shoal.manager.dispatcher.dispatcher import Dispatcher
         from shoal.manager.dispatcher.servicer import DispatcherServicer
+        from shoal.manager.logbroker import LogBroker
+        from shoal.manager.logbroker import add_to_server as add_logbroker
 
         cfg = self.config
         self.client = etcd_mod.connect(cfg.etcd_endpoints)
@@ -82,6 +85,8 @@ class Manager:
         await self.store.start()
         self.dispatcher = Dispatcher(self.store)
         await self.dispatcher.start()
+        self.logbroker = LogBroker(self.store)
+        await self.logbroker.start()
         server = grpc.aio.server(
             interceptors=[AuthInterceptor(cluster_id=cfg.cluster_id)],
             options=[("grpc.max_receive_message_length", 64 << 20),
@@ -93,12 +98,14 @@ class Manager:
         dispatcher_pb2_grpc.add_DispatcherServicer_to_server(
             DispatcherServicer(self.dispatcher, tls_identity), server
         )
+        add_logbroker(server, self.logbroker, tls_identity)
         ca_pb2_grpc.add_CAServicer_to_server(
             CAServicer(CAService(self.store, cfg.cluster_id)), server
         )
         self.ports = add_ports(server, cfg.listen_addr, self.creds)
         await server.start()
         self.server = server
+        await self._mark_leader(False)  # this manager is reachable (not leading yet)
         self.election = Election(self.client, cfg.node_id, ttl=cfg.election_ttl)
         self._elect_task = asyncio.create_task(self.election.run(self._lead), name="election")
         log.info("manager %s serving on %s (CA port %d)", cfg.node_id[:12], cfg.listen_addr,
@@ -137,8 +144,8 @@ class Manager:
         me = self.config.node_id
         for node in store.list(objects_pb2.Node):
             is_me = node.id == me
-            if node.manager_status.leader == (leader and is_me) and not is_me:
-                continue
+            if not is_me and (not leader or not node.manager_status.leader):
+                continue  # only a new leader clears the others' flag
 
             def change(n: objects_pb2.Node, is_me: bool = is_me) -> bool:
                 want = leader and is_me
@@ -164,6 +171,9 @@ class Manager:
                 await self.election.stop()
         if self.server is not None:
             await self.server.stop(grace=0.5)
+        if self.logbroker is not None:
+            with contextlib.suppress(Exception):
+                await self.logbroker.stop()
         if self.dispatcher is not None:
             with contextlib.suppress(Exception):
                 await self.dispatcher.stop()

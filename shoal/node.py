@@ -27,6 +27,7 @@ from shoal.manager.dockerapi.errors import NOT_PART_OF_SWARM, AlreadyInSwarm, No
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 4242
+SYSTEM_ERR = 3  # the stream of Docker's multiplexed framing for the daemon's own errors
 
 
 @dataclass
@@ -113,6 +114,7 @@ class Node:
         self._channel: Any = None
         self._control: Any = None
         self._lock = asyncio.Lock()
+        self._role_watch: asyncio.Task[None] | None = None
 
     # ---- lifecycle ------------------------------------------------------------------
     async def start(self) -> None:
@@ -132,6 +134,14 @@ class Node:
 
     async def stop(self) -> None:
         """Stop agent, manager and embedded etcd; containers keep running."""
+        if self._role_watch is not None and self._role_watch is not asyncio.current_task():
+            self._role_watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._role_watch
+            self._role_watch = None
+        await self._stop_parts()
+
+    async def _stop_parts(self) -> None:
         if self._channel is not None:
             with contextlib.suppress(Exception):
                 await self._channel.close()
@@ -179,11 +189,66 @@ class Node:
             await self.manager.start()
         await self._start_agent()
         state.save(self.dir / "state.json")
+        if self._role_watch is None or self._role_watch.done():
+            self._role_watch = asyncio.create_task(self._watch_role(), name="role-watch")
+
+    async def _watch_role(self, period: float = 1.0) -> None:
+        """Follow `node promote/demote`: renew the certificate, then run the new role."""
+        from shoal.manager.ca.node import renew
+        from shoal.proto.shoal.v1 import types_pb2
+
+        while True:
+            await asyncio.sleep(period)
+            node = getattr(self.agent, "node", None)
+            state = self.state
+            if node is None or state is None:
+                continue
+            want = "manager" if node.spec.desired_role == types_pb2.MANAGER else "worker"
+            if want == state.role:
+                continue
+            log.info("node %s: desired role %s, running as %s", state.node_id[:12], want,
+                     state.role)
+            managers = [state.advertise_addr] if state.role == "manager" else state.managers
+            try:
+                async with self._lock:
+                    creds = await renew(managers[0], self.creds)
+                    have = "manager" if creds.identity.role_name == "manager" else "worker"
+                    if have != want:
+                        continue  # the managers have not agreed yet: try again later
+                    log.info("this node becomes a %s", want)
+                    if want == "manager":
+                        await self._learn_etcd(managers[0], creds, state)
+                    else:
+                        state.managers = self._manager_addrs() or managers
+                    await self._stop_parts()
+                    creds.save(self.dir / "certs")
+                    self.creds, state.role = creds, want
+                    await self._run_role()
+            except Exception as exc:  # keep serving in the old role, retry later
+                log.warning("role change to %s failed: %s", want, exc)
+
+    def _manager_addrs(self) -> list[str]:
+        """Return the managers the agent last heard of (SessionMessage)."""
+        peers = getattr(self.agent, "managers", None) or []
+        return [p for p in peers if isinstance(p, str) and p != (self.state.advertise_addr
+                                                                   if self.state else "")]
+
+    @staticmethod
+    async def _learn_etcd(addr: str, creds: Any, state: NodeState) -> None:
+        """Read the store's endpoints from the cluster object (needs a manager certificate)."""
+        from shoal.manager.ca.tls import secure_channel
+        from shoal.proto.shoal.v1 import control_pb2, control_pb2_grpc
+
+        async with secure_channel(addr, creds) as ch:
+            resp = await control_pb2_grpc.ControlStub(ch).ListClusters(
+                control_pb2.ListClustersRequest(), timeout=10)
+        state.etcd_endpoints = list(resp.clusters[0].etcd_endpoints)
 
     async def _start_agent(self) -> None:
         from shoal.agent.agent import Agent
         from shoal.agent.config import AgentConfig
         from shoal.agent.exec.engine import EngineExecutor
+        from shoal.agent.logs import EngineLogSource
         from shoal.manager.ca.tls import channel_credentials
 
         state = self.state
@@ -192,7 +257,7 @@ class Node:
         cfg = AgentConfig(node_id=state.node_id, state_dir=self.dir / "agent",
                           addr=state.advertise_addr.rpartition(":")[0], role=state.role)
         self.agent = Agent(cfg, EngineExecutor(self.engine), channel_credentials(self.creds),
-                           managers)
+                           managers, logs=EngineLogSource(self.engine, state.node_id))
         await self.agent.start()
 
     # ---- ClusterBackend ---------------------------------------------------------------
@@ -254,7 +319,6 @@ class Node:
             if self.state is not None:
                 raise AlreadyInSwarm()
             from shoal.manager.ca.node import join as ca_join
-            from shoal.proto.shoal.v1 import control_pb2, control_pb2_grpc
 
             remotes = [_addr(a) for a in req.get("RemoteAddrs") or []]
             if not remotes:
@@ -269,12 +333,7 @@ class Node:
             self.dir.mkdir(parents=True, exist_ok=True)
             try:
                 if role == "manager":
-                    from shoal.manager.ca.tls import secure_channel
-
-                    async with secure_channel(remotes[0], creds) as ch:
-                        resp = await control_pb2_grpc.ControlStub(ch).ListClusters(
-                            control_pb2.ListClustersRequest(), timeout=10)
-                    state.etcd_endpoints = list(resp.clusters[0].etcd_endpoints)
+                    await self._learn_etcd(remotes[0], creds, state)
                 creds.save(self.dir / "certs")
                 self.state, self.creds = state, creds
                 await self._run_role()
@@ -319,22 +378,31 @@ class Node:
     async def service_logs(
         self, service_id: str, opts: ServiceLogOptions
     ) -> AsyncIterator[tuple[int, bytes]]:
-        """Yield the logs of the service's tasks that run on this node."""
-        from shoal.engine.containers.logs import LogOptions
+        """Yield the logs of the service's tasks on every node, gathered by the log broker.
 
-        containers = self.engine.containers
-        for c in containers.list(all=True):
-            labels = c.Config.get("Labels") or {}
-            if labels.get("com.docker.swarm.service.id") != service_id:
-                continue
-            prefix = b""
-            if opts.details:
-                prefix = (f"com.docker.swarm.node.id={labels.get('com.docker.swarm.node.id', '')},"
-                          f"com.docker.swarm.service.id={service_id},"
-                          f"com.docker.swarm.task.id={labels.get('com.docker.swarm.task.id', '')} "
-                          ).encode()
-            lopts = LogOptions(stdout=opts.stdout, stderr=opts.stderr, follow=False,
-                               timestamps=opts.timestamps, tail=opts.tail, since=opts.since)
-            _c, lines = containers.logs(c.Id, lopts)
-            async for line in lines:
-                yield line.stream, prefix + line.data
+        The agents of the nodes that run its tasks read and send them
+        (manager/logbroker, agent/logs.py). Nodes that did not answer are
+        named at the end on stream 3, which Docker's CLI prints as "error from
+        daemon in stream: Error grabbing logs: warning: incomplete log stream...".
+        """
+        from shoal.manager.logbroker import docker_line
+        from shoal.proto.shoal.v1 import logbroker_pb2 as lpb
+
+        broker = getattr(self.manager, "logbroker", None)
+        if broker is None:
+            raise NotManager()
+        options = lpb.LogSubscriptionOptions(
+            follow=opts.follow, tail=-1 if opts.tail is None else opts.tail)
+        if opts.stdout:
+            options.streams.append(lpb.LOG_STREAM_STDOUT)
+        if opts.stderr:
+            options.streams.append(lpb.LOG_STREAM_STDERR)
+        if opts.since:
+            options.since.FromNanoseconds(int(opts.since * 1e9))
+        async with broker.subscribe(service_id, options) as sub:
+            async for msg in sub:
+                yield int(msg.stream), docker_line(msg, timestamps=opts.timestamps,
+                                                   with_details=opts.details)
+            warning = sub.warning()
+        if warning:
+            yield SYSTEM_ERR, f"Error grabbing logs: {warning}\n".encode()

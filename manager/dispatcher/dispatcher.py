@@ -327,6 +327,11 @@ class Dispatcher:
                 changed = old.manager_status != node.manager_status
             if changed:
                 self.update_managers()
+            if (old is not None and event.action is not Action.DELETE
+                    and old.spec != node.spec and node.id in self._sessions):
+                # the node's spec changed (promote/demote, availability): tell its agent
+                s = self._sessions[node.id]
+                s.messages.put_nowait(self._session_message(s))
 
 
 def _register(node_id: str, description: NodeDescription, role: int, addr: str) -> Any:

@@ -110,3 +110,31 @@ def test_second_manager_takes_over_when_the_leader_dies(cluster, etcd):
     assert r.returncode == 0, r.stderr
     _wait(lambda: _running(m2, "kept") >= 3, timeout=60)
     m1.start()
+
+
+def test_promote_and_demote(cluster, etcd):
+    m = cluster.daemon("m1")
+    m.cli("cluster", "init", "--advertise-addr", f"127.0.0.1:{m.port}", "--etcd-endpoints",
+          etcd, check=True)
+    w = cluster.daemon("w1")
+    w.cli("cluster", "join", "--token", _token(m, "worker"), "--advertise-addr",
+          f"127.0.0.1:{w.port}", f"127.0.0.1:{m.port}", check=True)
+    _wait(lambda: m.cli("node", "ls").stdout.count("Ready") == 2)
+    assert w.cli("service", "ls").returncode != 0
+    worker_id = next(ln.split()[0] for ln in m.cli("node", "ls").stdout.splitlines()[1:]
+                     if "*" not in ln)
+    m.cli("node", "promote", worker_id, check=True)
+    last: list[str] = []
+
+    def manages() -> bool:
+        r = w.cli("service", "ls")
+        last[:] = [r.stderr]
+        return r.returncode == 0
+
+    try:
+        _wait(manages, timeout=30)
+    except AssertionError:
+        raise AssertionError(f"the promoted node cannot manage: {last}") from None
+    _wait(lambda: "Reachable" in m.cli("node", "ls").stdout, timeout=30)
+    m.cli("node", "demote", worker_id, check=True)
+    _wait(lambda: w.cli("service", "ls").returncode != 0, timeout=30)

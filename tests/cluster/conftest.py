@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import uuid
 from collections.abc import Iterator
@@ -48,23 +50,37 @@ class Cluster:
         return d
 
     def close(self) -> None:
+        import time
+
         for d in self.daemons:
             if d.proc is None:
                 d.start()  # a test killed it: its containers still run and must go
-            d.cli("service", "rm", *[ln.split()[1] for ln in
-                                     d.cli("service", "ls").stdout.splitlines()[1:] if ln.split()])
         for d in self.daemons:
-            if d.proc is not None:
-                d.cli("cluster", "leave", "--force")
-                d.cleanup_containers()
-                d.stop()
+            names = [ln.split()[1] for ln in d.cli("service", "ls").stdout.splitlines()[1:]
+                     if ln.split()]
+            if names:
+                d.cli("service", "rm", *names)
+        deadline = time.time() + 30  # let the agents shut the tasks down before leaving
+        while time.time() < deadline and any(d.api("GET", "/containers/json")[1]
+                                              for d in self.daemons):
+            time.sleep(0.2)
+        for d in self.daemons:
+            d.cli("cluster", "leave", "--force")
+            d.cleanup_containers()
+            d.stop()
             d.teardown_network()
             CgroupManager().destroy(d.cgroup_parent)
-        for d in self.daemons:
-            assert links_named((f"s{d.tag}", f"v{d.tag}")) == [], "links leaked"
-            assert mounts_under(str(d.root)) == [], "mounts leaked"
-            assert processes_with_cwd_or_arg(str(d.run)) == [], "shims leaked"
-            assert processes_with_cwd_or_arg(str(d.data)) == [], "etcd leaked"
+        try:
+            for d in self.daemons:
+                assert links_named((f"s{d.tag}", f"v{d.tag}")) == [], "links leaked"
+                assert mounts_under(str(d.root)) == [], "mounts leaked"
+                assert processes_with_cwd_or_arg(str(d.run)) == [], "shims leaked"
+                assert processes_with_cwd_or_arg(str(d.data)) == [], "etcd leaked"
+        finally:
+            for d in self.daemons:  # never leave a failed test's processes running
+                for pid in processes_with_cwd_or_arg(str(d.run)):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture

@@ -20,6 +20,8 @@ LABEL_SERVICE_NAME = "com.docker.swarm.service.name"
 LABEL_TASK_ID = "com.docker.swarm.task.id"
 LABEL_TASK_NAME = "com.docker.swarm.task.name"
 LABEL_NODE_ID = "com.docker.swarm.node.id"
+# on a local engine network: the cluster network it backs on this host (agent/exec/networks.py)
+LABEL_NETWORK_ID = "com.shoal.cluster.network.id"
 
 _PROTOCOLS = {PortConfig.TCP: "tcp", PortConfig.UDP: "udp", PortConfig.SCTP: "sctp"}
 _MOUNT_TYPES = {Mount.BIND: "bind", Mount.VOLUME: "volume", Mount.TMPFS: "tmpfs"}
@@ -98,8 +100,25 @@ def mounts(task: Task) -> list[dict[str, Any]]:
     return out
 
 
-def create_body(task: Task) -> dict[str, Any]:
-    """Return the Docker create request (Config + HostConfig) that runs TASK."""
+def networking(networks: list[tuple[str, list[str], str]]) -> dict[str, Any]:
+    """Return NetworkingConfig for local NETWORKS [(name, aliases, ipv4 or "")]."""
+    eps: dict[str, Any] = {}
+    for name, aliases, ip in networks:
+        ep: dict[str, Any] = {"Aliases": list(aliases)}
+        if ip:
+            ep["IPAMConfig"] = {"IPv4Address": ip}
+        eps[name] = ep
+    return {"EndpointsConfig": eps}
+
+
+def create_body(task: Task,
+                networks: list[tuple[str, list[str], str]] | None = None) -> dict[str, Any]:
+    """Return the Docker create request (Config + HostConfig) that runs TASK.
+
+    NETWORKS are the local networks backing the task's cluster networks
+    [(name, aliases, ipv4 or "")], the first one primary (agent/exec/networks.py);
+    without them the container joins the default bridge.
+    """
     c = task.spec.container
     body: dict[str, Any] = {
         "Image": c.image,
@@ -151,6 +170,9 @@ def create_body(task: Task) -> dict[str, Any]:
     if c.hosts:  # "IP host [alias...]" -> Docker's "host:IP" for each name
         hc["ExtraHosts"] = [f"{name}:{line.split()[0]}" for line in c.hosts
                             for name in line.split()[1:]]
+    if networks:
+        hc["NetworkMode"] = networks[0][0]
+        body["NetworkingConfig"] = networking(networks)
     dns = c.dns_config
     if dns.nameservers:
         hc["Dns"] = list(dns.nameservers)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import os
 import platform
@@ -19,10 +20,12 @@ from shoal import __version__
 from shoal.agent.exec.containerspec import LABEL_TASK_ID, container_name, create_body
 from shoal.agent.exec.errors import ContainerGone, TaskFailed, TaskRejected
 from shoal.agent.exec.interfaces import Observed
+from shoal.agent.exec.networks import TaskNetworks
 from shoal.engine.errors import EngineError, InvalidArgument, NotFound, NotModified
 from shoal.proto.shoal.v1.objects_pb2 import EngineDescription, NodeDescription, Task
 from shoal.proto.shoal.v1.types_pb2 import Platform, Resources
 
+log = logging.getLogger(__name__)
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}
 
 
@@ -51,12 +54,14 @@ def host_description(labels: dict[str, str] | None = None) -> NodeDescription:
 
 
 class EngineController:
-    """Runs one task as a container of ENGINE."""
+    """Runs one task as a container of ENGINE (NETWORKS: the executor's TaskNetworks)."""
 
-    def __init__(self, engine: Any, task: Task) -> None:
+    def __init__(self, engine: Any, task: Task, networks: TaskNetworks | None = None) -> None:
         self.engine = engine
         self.task = task
         self.name = container_name(task)
+        self.networks = networks or TaskNetworks(engine)
+        self.networks.track(task)
 
     def _find(self) -> Any | None:
         containers = self.engine.containers
@@ -87,8 +92,12 @@ class EngineController:
             raise TaskRejected(
                 f"No such image: {image} (pulling is not supported yet: load it on the node)"
             ) from exc
+
+        async def create(networks: list[tuple[str, list[str], str]]) -> None:
+            await self.engine.containers.create(create_body(self.task, networks), self.name)
+
         try:
-            await self.engine.containers.create(create_body(self.task), self.name)
+            await self.networks.create_container(self.task, create)
         except InvalidArgument as exc:
             raise TaskRejected(f"invalid container spec: {exc}") from exc
         except EngineError as exc:
@@ -104,12 +113,22 @@ class EngineController:
         except EngineError as exc:
             raise TaskFailed(f"starting container failed: {exc}") from exc
         c = self.engine.containers.get(c.Id)
+        await self._sync()
         return Observed("running" if c.running else "exited", c.Id, c.State.Pid,
                         c.State.ExitCode)
 
+    async def _sync(self) -> None:
+        """Update the service's ingress ports here; never fail the task for it."""
+        try:
+            await self.networks.sync_ingress(self.task)
+        except EngineError as exc:
+            log.warning("task %s: ingress ports not updated: %s", self.task.id, exc)
+
     async def wait(self) -> int:
         c = self._need()
-        return int(await self.engine.containers.wait(c.Id))
+        code = int(await self.engine.containers.wait(c.Id))
+        await self._sync()
+        return code
 
     async def shutdown(self, grace: float | None) -> None:
         c = self._find()
@@ -118,19 +137,25 @@ class EngineController:
         timeout = None if grace is None else max(0, math.ceil(grace))
         with contextlib.suppress(NotModified, NotFound):
             await self.engine.containers.stop(c.Id, timeout=timeout)
+        await self._sync()
+        await self.networks.release()
 
     async def remove(self) -> None:
+        self.networks.forget(self.task)
         c = self._find()
-        if c is None:
-            return
-        with contextlib.suppress(NotFound):
-            await self.engine.containers.remove(c.Id, force=True)
+        if c is not None:
+            with contextlib.suppress(NotFound):
+                await self.engine.containers.remove(c.Id, force=True)
+        await self._sync()
+        await self.networks.release()
 
     async def inspect(self) -> Observed:
         c = self._find()
         if c is None:
             return Observed("absent")
         status = c.State.Status if c.State.Status in ("created", "running") else "exited"
+        if status == "running":
+            await self._sync()
         return Observed(status, c.Id, c.State.Pid, c.State.ExitCode)
 
 
@@ -140,9 +165,10 @@ class EngineExecutor:
     def __init__(self, engine: Any, labels: dict[str, str] | None = None) -> None:
         self.engine = engine
         self.labels = dict(labels or {})
+        self.networks = TaskNetworks(engine)
 
     async def describe(self) -> NodeDescription:
         return await asyncio.to_thread(host_description, self.labels)
 
     def controller(self, task: Task) -> EngineController:
-        return EngineController(self.engine, task)
+        return EngineController(self.engine, task, self.networks)

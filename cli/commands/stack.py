@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 # Values a daemon may leave out of a spec it returns because they are defaults.
 _DEFAULTS = {("Mode", "vip"), ("Protocol", "tcp"), ("PublishMode", "ingress"),
-             ("FailureAction", "pause"), ("Order", "stop-first")}
+             ("FailureAction", "pause"), ("Order", "stop-first"), ("Isolation", "default"),
+             ("Runtime", "container")}
 
 
 def _stack_filter(name: str | None = None) -> dict[str, list[str]]:

@@ -1,5 +1,15 @@
 """Network routes of the Docker Engine API, plus shoal's overlay-peer extension.
 
+Cluster networks: on a cluster manager, `POST /networks/create` with Driver
+"overlay" (or Scope "swarm") creates a cluster Network through the Control API
+(the manager allocates its subnet and VNI) and `GET /networks`, `GET
+/networks/{id}` and `DELETE /networks/{id}` cover cluster networks too (Scope
+"swarm"); a local network backing a cluster network on this host (made by the
+agent, agent/exec/networks.py) is shown as that cluster network. On a worker
+an overlay create answers 503 (cluster state lives on managers) and backing
+networks are listed as their cluster networks. Outside a cluster, overlay
+creation is local (below).
+
 Extension (the agent programs overlays through it; Docker has no equivalent):
   POST   /networks/{id}/peers            {"Vtep": "10.0.0.2"}
   DELETE /networks/{id}/peers/{vtep}
@@ -12,13 +22,21 @@ An overlay is created with POST /networks/create {"Driver": "overlay",
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from typing import Any
 
+import grpc
 from aiohttp import web
 
-from shoal.engine.api.app import ENGINE_KEY, add, body_json, json_response
-from shoal.engine.errors import InvalidArgument
+from shoal.engine.api.app import ENGINE_KEY, Handler, add, body_json, error_response, json_response
+from shoal.engine.errors import Conflict, InvalidArgument, NotFound
+from shoal.manager.dockerapi import lookup
+from shoal.manager.dockerapi import networks as swarmnet
+from shoal.manager.dockerapi.backend import ControlAPI
+from shoal.manager.dockerapi.errors import ClusterAPIError, NotInSwarm, NotManager
+from shoal.manager.dockerapi.rpc import http_error
+from shoal.proto.shoal.v1 import control_pb2 as c
 
 VNI_OPTION = "com.docker.network.driver.overlay.vxlanid_list"
 
@@ -34,14 +52,96 @@ def _filters(request: web.Request) -> dict[str, list[str]]:
     return {k: list(v.keys()) if isinstance(v, dict) else list(v) for k, v in data.items()}
 
 
+def _mapped(handler: Handler) -> Handler:
+    """Answer the cluster's errors as Docker does (503 off-manager, gRPC codes mapped)."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except ClusterAPIError as exc:
+            return error_response(exc.status, str(exc))
+        except grpc.RpcError as exc:
+            status, message = http_error(exc)
+            return error_response(status, message)
+
+    return wrapper
+
+
+def _role(request: web.Request) -> tuple[str, ControlAPI | None]:
+    """Return ("manager", control), ("worker", None) or ("", None) outside a cluster."""
+    from shoal.engine.api.routes_swarm import CLUSTER_KEY
+
+    backend = request.app.get(CLUSTER_KEY)
+    if backend is None:
+        return "", None
+    try:
+        return "manager", backend.control()
+    except NotManager:
+        return "worker", None
+    except NotInSwarm:
+        return "", None
+
+
+def _exact(local: dict[str, Any] | None, ref: str) -> bool:
+    return local is not None and ref in (local["Id"], local["Name"])
+
+
+async def _local(request: web.Request, ref: str) -> dict[str, Any] | None:
+    nets = request.app[ENGINE_KEY].networks
+    try:
+        return await asyncio.to_thread(nets.inspect, ref)
+    except NotFound:
+        return None
+
+
+async def _cluster_network(control: ControlAPI, ref: str) -> Any | None:
+    try:
+        return await lookup.get_network(control, ref)
+    except NotFound:
+        return None
+
+
+@_mapped
 async def list_networks(request: web.Request) -> web.Response:
     nets = request.app[ENGINE_KEY].networks
-    return json_response(await asyncio.to_thread(nets.list, _filters(request)))
+    filters = _filters(request)
+    role, control = _role(request)
+    if not role:
+        return json_response(await asyncio.to_thread(nets.list, filters))
+    scopes = set(filters.get("scope") or ["local", "swarm"])
+    every = await asyncio.to_thread(nets.list)
+    out: list[dict[str, Any]] = []
+    if "local" in scopes:
+        out = [n for n in await asyncio.to_thread(nets.list, filters) if not swarmnet.backs(n)]
+    if "swarm" in scopes:
+        if control is not None:
+            resp = await control.ListNetworks(c.ListNetworksRequest())
+            swarm = [swarmnet.with_local_containers(swarmnet.network_to_resource(n), every)
+                     for n in resp.networks]
+        else:
+            swarm = [swarmnet.backing_as_swarm(n) for n in every if swarmnet.backs(n)]
+        out += [n for n in swarm if swarmnet.matches(n, filters)]
+    return json_response(out)
 
 
+@_mapped
 async def inspect(request: web.Request) -> web.Response:
-    nets = request.app[ENGINE_KEY].networks
-    return json_response(await asyncio.to_thread(nets.inspect, request.match_info["id"]))
+    ref = request.match_info["id"]
+    local = await _local(request, ref)
+    if _exact(local, ref) and local is not None and not swarmnet.backs(local):
+        return json_response(local)
+    _role_name, control = _role(request)
+    if control is not None:
+        net = await _cluster_network(control, ref)
+        if net is not None:
+            nets = request.app[ENGINE_KEY].networks
+            every = await asyncio.to_thread(nets.list)
+            return json_response(swarmnet.with_local_containers(
+                swarmnet.network_to_resource(net), every))
+    if local is None:
+        raise NotFound(f"network {ref} not found")
+    return json_response(swarmnet.backing_as_swarm(local) if swarmnet.backs(local) else local)
 
 
 def _ipam(body: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -52,6 +152,18 @@ def _ipam(body: dict[str, Any]) -> tuple[str | None, str | None]:
     return cfg.get("Subnet") or None, cfg.get("Gateway") or None
 
 
+async def _create_cluster_network(request: web.Request, control: ControlAPI,
+                                  body: dict[str, Any]) -> web.Response:
+    name = str(body["Name"])
+    local = await _local(request, name)
+    if local is not None and local["Name"] == name and not swarmnet.backs(local):
+        raise Conflict(f"network with name {name} already exists")
+    spec = swarmnet.network_spec_from_create(body, "NetworkCreateRequest")
+    resp = await control.CreateNetwork(c.CreateNetworkRequest(spec=spec))
+    return json_response({"Id": resp.network.id, "Warning": ""}, status=201)
+
+
+@_mapped
 async def create(request: web.Request) -> web.Response:
     nets = request.app[ENGINE_KEY].networks
     body = await body_json(request)
@@ -59,6 +171,19 @@ async def create(request: web.Request) -> web.Response:
     if not name or not isinstance(name, str):
         raise InvalidArgument("network name is required (Name)")
     driver = body.get("Driver") or "bridge"
+    role, control = _role(request)
+    if driver == "overlay" or body.get("Scope") == "swarm":
+        if control is not None:
+            return await _create_cluster_network(request, control, body)
+        if role == "worker":
+            raise NotManager()
+    elif control is not None:
+        try:
+            taken = await lookup.get_network(control, name)
+        except NotFound:
+            taken = None
+        if taken is not None and taken.spec.annotations.name == name:
+            raise Conflict(f"network with name {name} already exists")
     subnet, gateway = _ipam(body)
     options = {str(k): str(v) for k, v in (body.get("Options") or {}).items()}
     labels = body.get("Labels") or {}
@@ -79,9 +204,23 @@ async def create(request: web.Request) -> web.Response:
     return json_response({"Id": n.id, "Warning": ""}, status=201)
 
 
+@_mapped
 async def remove(request: web.Request) -> web.Response:
     nets = request.app[ENGINE_KEY].networks
-    await asyncio.to_thread(nets.remove, request.match_info["id"])
+    ref = request.match_info["id"]
+    local = await _local(request, ref)
+    if not (_exact(local, ref) and local is not None and not swarmnet.backs(local)):
+        _role_name, control = _role(request)
+        if control is not None:
+            net = await _cluster_network(control, ref)
+            if net is not None:
+                await control.RemoveNetwork(c.RemoveNetworkRequest(network_id=net.id))
+                return web.Response(status=204)
+        if local is not None and swarmnet.backs(local):
+            raise NotManager()  # a worker cannot remove a cluster network
+    if local is None:
+        raise NotFound(f"network {ref} not found")
+    await asyncio.to_thread(nets.remove, local["Id"])
     return web.Response(status=204)
 
 

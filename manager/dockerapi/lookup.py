@@ -90,6 +90,24 @@ async def get_task(control: ControlAPI, ref: str) -> objects_pb2.Task:
     return await _find("task", ref, get, None, by_prefix, lambda t: [], lambda t: t.id)
 
 
+async def get_network(control: ControlAPI, ref: str) -> objects_pb2.Network:
+    """Return the cluster network REF names (ID, name or unique ID prefix)."""
+
+    async def get() -> objects_pb2.Network:
+        return (await control.GetNetwork(c.GetNetworkRequest(network_id=ref))).network
+
+    async def by_name() -> Sequence[objects_pb2.Network]:
+        req = c.ListNetworksRequest(filters=c.ListFilters(names=[ref]))
+        return (await control.ListNetworks(req)).networks
+
+    async def by_prefix() -> Sequence[objects_pb2.Network]:
+        req = c.ListNetworksRequest(filters=c.ListFilters(id_prefixes=[ref]))
+        return (await control.ListNetworks(req)).networks
+
+    return await _find("network", ref, get, by_name, by_prefix,
+                       lambda n: [n.spec.annotations.name], lambda n: n.id)
+
+
 async def get_cluster(control: ControlAPI) -> objects_pb2.Cluster:
     """Return the cluster object (there is one)."""
     clusters = (await control.ListClusters(c.ListClustersRequest())).clusters

@@ -4,12 +4,21 @@ Two JSON shapes exist in Docker: the swarm object (`swarm.Network`, shown in
 a task's NetworksAttachments) and the NetworkResource of `GET /networks`
 (with Scope "swarm"). `POST /networks/create` with a swarm driver gives a
 NetworkSpec (network_spec_from_create).
+
+On each host a cluster network is backed by a local engine network labelled
+LABEL_NETWORK_ID = <cluster network id> (agent/exec/networks.py). The
+/networks routes show the cluster network in its place: on a manager the
+cluster record with the local containers of its backing network
+(with_local_containers), on a worker the backing network dressed as the
+swarm network (backing_as_swarm). `matches` applies Docker's network filters
+to such records.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from shoal.agent.exec.containerspec import LABEL_NETWORK_ID
 from shoal.manager.dockerapi.containers import driver_from_json, driver_to_json
 from shoal.manager.dockerapi.fields import Obj, format_time, put
 from shoal.manager.dockerapi.meta import meta_from_json, meta_to_json
@@ -144,3 +153,58 @@ def network_to_resource(net: objects_pb2.Network) -> dict[str, Any]:
         "ConfigFrom": {"Network": ""}, "ConfigOnly": False, "Containers": {},
         "Options": options, "Labels": dict(spec.annotations.labels),
     }
+
+
+def backs(local: dict[str, Any]) -> str:
+    """Return the cluster network id the local network record LOCAL backs ("" if none)."""
+    return str((local.get("Labels") or {}).get(LABEL_NETWORK_ID, ""))
+
+
+def with_local_containers(resource: dict[str, Any],
+                          locals_: list[dict[str, Any]]) -> dict[str, Any]:
+    """Return a cluster network RESOURCE with the containers of its backing network here."""
+    for local in locals_:
+        if backs(local) == resource["Id"]:
+            resource["Containers"] = dict(local.get("Containers") or {})
+    return resource
+
+
+def backing_as_swarm(local: dict[str, Any]) -> dict[str, Any]:
+    """Return a backing network's record as its cluster network (id, scope, driver)."""
+    out = dict(local)
+    out["Id"] = backs(local)
+    out["Scope"] = "swarm"
+    out["Driver"] = "overlay"
+    out["Labels"] = {k: v for k, v in (local.get("Labels") or {}).items()
+                     if k != LABEL_NETWORK_ID}
+    out["Options"] = {k: v for k, v in (local.get("Options") or {}).items()
+                      if not k.startswith("com.docker.network.bridge.")}
+    return out
+
+
+def matches(resource: dict[str, Any], filters: dict[str, list[str]]) -> bool:
+    """Tell whether a network record passes Docker's filters (name, id, driver, label,
+    scope, type)."""
+    for key, values in filters.items():
+        if not values:
+            continue
+        if key == "name" and not any(v in resource["Name"] for v in values):
+            return False
+        if key == "id" and not any(resource["Id"].startswith(v) for v in values):
+            return False
+        if key == "driver" and resource["Driver"] not in values:
+            return False
+        if key == "scope" and resource["Scope"] not in values:
+            return False
+        if key == "type":
+            builtin = resource["Scope"] == "local" and resource["Name"] in ("bridge", "host",
+                                                                           "none")
+            if ("builtin" if builtin else "custom") not in values:
+                return False
+        if key == "label":
+            labels = resource.get("Labels") or {}
+            for v in values:
+                k, _, want = v.partition("=")
+                if k not in labels or (want and labels[k] != want):
+                    return False
+    return True

@@ -1,0 +1,189 @@
+"""A task's cluster networks and ingress ports on this host, through the engine facade.
+
+Networks: each cluster network a task is attached to (Task.networks, filled
+by the orchestrator with a copy of the Network, its subnet and VNI chosen by
+the manager's allocator) is backed on this host by a local engine network
+labelled LABEL_NETWORK_ID = <cluster network id>, found again by that label
+and created on demand: on one host a bridge with the cluster network's subnet
+and gateway, named after the cluster network (a name taken by something else
+gets the id appended). The task's container joins it with the service name,
+`tasks.<service name>` and the attachment's aliases as DNS aliases, so the
+embedded DNS answers a service name with every task's address (DNS round
+robin; VIPs come with the allocator's next step). A backing network that no
+created or running container uses any more is removed. Multi-host (later):
+the same place will create the overlay's bridge + VXLAN device
+(NetworkService.create_overlay with the VNI) and program peers.
+
+Ingress ports: the ports a service publishes in ingress mode answer on this
+host and are spread over the service's running containers here
+(NetworkService.set_service_ports); the set is recomputed after each step
+of one of its tasks and removed once no container of the service is left.
+
+One lock serialises network creation + container creation against removal,
+so a network is never removed between a container's creation and its start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+from typing import Any
+
+from shoal.agent.exec.containerspec import LABEL_NETWORK_ID, LABEL_SERVICE_ID
+from shoal.engine.errors import EngineError, NotFound
+from shoal.proto.shoal.v1.objects_pb2 import Network, NetworkAttachment, Task
+from shoal.proto.shoal.v1.types_pb2 import PortConfig
+
+Attachment = tuple[str, list[str], str]  # local network name, DNS aliases, IPv4 ("" = any)
+_PROTOCOLS = {PortConfig.TCP: "tcp", PortConfig.UDP: "udp"}
+_LIVE = ("created", "running", "restarting")
+
+
+def ingress_ports(task: Task) -> list[tuple[str, int, int]]:
+    """Return the task's ingress-mode published ports as (proto, published, target)."""
+    return [(_PROTOCOLS[p.protocol], int(p.published_port), int(p.target_port))
+            for p in task.endpoint.ports
+            if p.publish_mode == PortConfig.INGRESS and p.published_port and p.target_port
+            and p.protocol in _PROTOCOLS]
+
+
+def aliases(task: Task, att: NetworkAttachment) -> list[str]:
+    """Return the DNS aliases of the task's container on one network."""
+    service = task.service_annotations.name
+    names = [service, f"tasks.{service}"] if service else []
+    return list(dict.fromkeys([*names, *att.aliases]))
+
+
+def _address(att: NetworkAttachment) -> str:
+    for cidr in att.addresses:
+        with contextlib.suppress(ValueError):
+            return str(ipaddress.ip_interface(cidr).ip)
+    return ""
+
+
+def _subnet(net: Network) -> tuple[str | None, str | None]:
+    ipam = net.ipam if net.ipam.configs else net.spec.ipam
+    if not ipam.configs:
+        return None, None
+    cfg = ipam.configs[0]
+    return cfg.subnet or None, cfg.gateway or None
+
+
+class TaskNetworks:
+    """This host's side of cluster networks and ingress ports, for ENGINE's tasks."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.lock = asyncio.Lock()
+        self._tasks: dict[str, dict[str, Task]] = {}  # service id -> task id -> task
+
+    # ---- networks ---------------------------------------------------------------------
+    async def create_container(self, task: Task, create: Any) -> None:
+        """Ensure the task's backing networks, then run CREATE(attachments) under the lock."""
+        async with self.lock:
+            atts = await asyncio.to_thread(self._ensure_all, task)
+            await create(atts)
+
+    def _ensure_all(self, task: Task) -> list[Attachment]:
+        out = []
+        for att in task.networks:
+            if att.network.id:
+                out.append((self._ensure(att.network), aliases(task, att), _address(att)))
+        return out
+
+    def _ensure(self, net: Network) -> str:
+        """Return the name of the local network backing NET, creating it if needed."""
+        nets = self.engine.networks
+        found = nets.list({"label": [f"{LABEL_NETWORK_ID}={net.id}"]})
+        if found:
+            return str(found[0]["Name"])
+        name = net.spec.annotations.name
+        with contextlib.suppress(NotFound):
+            other = nets.inspect(name)
+            if other["Name"] == name:
+                stale = other["Labels"].get(LABEL_NETWORK_ID) and not other["Containers"]
+                if stale and not self._users().intersection({other["Name"], other["Id"]}):
+                    nets.remove(other["Id"])  # backed a cluster network that is gone
+                else:
+                    name = f"{name}-{net.id[:12]}"
+        subnet, gateway = _subnet(net)
+        n = nets.create(name, "bridge", subnet, gateway, internal=net.spec.internal,
+                        attachable=True, labels={LABEL_NETWORK_ID: net.id})
+        return str(n.name)
+
+    def _users(self) -> set[str]:
+        """Return the networks (names or ids) that created or running containers name."""
+        used: set[str] = set()
+        for c in self.engine.containers.list(all=True):
+            if c.State.Status not in _LIVE:
+                continue
+            used.add(c.HostConfig.get("NetworkMode") or "")
+            used.update(((c.NetworkingConfig or {}).get("EndpointsConfig") or {}).keys())
+        return used
+
+    async def release(self) -> None:
+        """Remove the backing networks no created or running container uses."""
+        async with self.lock:
+            await asyncio.to_thread(self._release)
+
+    def _release(self) -> None:
+        nets = self.engine.networks
+        backing = nets.list({"label": [LABEL_NETWORK_ID]})
+        if not backing:
+            return
+        used = self._users()
+        for n in backing:
+            if n["Containers"] or n["Name"] in used or n["Id"] in used:
+                continue
+            with contextlib.suppress(EngineError):
+                nets.remove(n["Id"])
+
+    # ---- ingress ports ----------------------------------------------------------------
+    def track(self, task: Task) -> None:
+        """Remember TASK as one of its service's tasks on this host."""
+        if task.service_id:
+            self._tasks.setdefault(task.service_id, {})[task.id] = task
+
+    def forget(self, task: Task) -> None:
+        tasks = self._tasks.get(task.service_id)
+        if tasks is not None:
+            tasks.pop(task.id, None)
+            if not tasks:
+                del self._tasks[task.service_id]
+
+    async def sync_ingress(self, task: Task) -> None:
+        """Make the service's ingress ports here match its running containers."""
+        published = self.engine.networks.service_ports()
+        if not ingress_ports(task) and task.service_id not in published:
+            return
+        async with self.lock:
+            await asyncio.to_thread(self._sync, task.service_id, published)
+
+    def _sync(self, service_id: str, published: dict[str, Any]) -> None:
+        nets = self.engine.networks
+        by_service: dict[str, list[Any]] = {}
+        for c in self.engine.containers.list(all=True):
+            sid = (c.Config.get("Labels") or {}).get(LABEL_SERVICE_ID)
+            if sid:
+                by_service.setdefault(sid, []).append(c)
+        for sid in set(published) - {service_id}:  # services gone while nobody looked
+            if sid not in by_service and sid not in self._tasks:
+                nets.remove_service_ports(sid)
+        containers = by_service.get(service_id, [])
+        running = [c.Id for c in containers if c.running]
+        tasks = list(self._tasks.get(service_id, {}).values())
+        if not tasks and not containers:
+            nets.remove_service_ports(service_id)
+            return
+        live = {str((c.Config.get("Labels") or {}).get("com.docker.swarm.task.id"))
+                for c in containers if c.running}
+        newest = sorted(tasks, key=lambda t: (t.id in live, int(t.spec_version.index),
+                                              t.meta.created_at.seconds))
+        ports = ingress_ports(newest[-1]) if newest else []
+        if ports:
+            nets.set_service_ports(service_id, ports, running)
+        elif not newest:
+            return  # tasks not known yet (agent restarting): keep what is published
+        else:
+            nets.remove_service_ports(service_id)

@@ -8,7 +8,8 @@
 
 One connection at a time. While it lasts four loops run together: the
 session stream (manager list updates), heartbeats at the period the manager
-asks, the assignment stream (applied by the Worker), and the status reporter.
+asks, the assignment stream (applied by the Worker), and the status reporter;
+with a LogSource, a fifth serves the manager's log subscriptions (logs.py).
 When any of them fails the connection is dropped and the agent tries the next
 manager, with exponential backoff (reset once a session opens).
 """
@@ -26,6 +27,7 @@ import grpc
 
 from shoal.agent.config import AgentConfig
 from shoal.agent.exec.interfaces import Executor
+from shoal.agent.logs import LogAgent, LogSource
 from shoal.agent.reporter import StatusReporter
 from shoal.agent.storage import TaskStorage
 from shoal.agent.worker import Worker
@@ -63,6 +65,7 @@ class Agent:
         executor: Executor,
         credentials: grpc.ChannelCredentials | None,
         managers: Sequence[str],
+        logs: LogSource | None = None,
     ) -> None:
         if not managers:
             raise ValueError("an agent needs at least one manager address")
@@ -73,6 +76,7 @@ class Agent:
         self.storage = TaskStorage(config.state_dir)
         self.reporter = StatusReporter(config.report_interval, config.max_updates_per_request)
         self.worker = Worker(executor, self.storage, self.reporter)
+        self.logs = LogAgent(logs) if logs is not None else None
         self.session_id = ""
         self.node: Node | None = None
         self.manager = ""  # address of the manager of the current session
@@ -161,6 +165,8 @@ class Agent:
                     self._assignments_loop(stub),
                     self.reporter.run(lambda updates: self._send_status(stub, updates)),
                 ]
+                if self.logs is not None:
+                    loops.append(self.logs.run(channel, self._metadata))
                 await _first_failure(loops)
             finally:
                 session.cancel()

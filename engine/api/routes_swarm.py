@@ -11,10 +11,12 @@ message; InvalidArgument and NotFound go through the app's middleware.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import logging
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
 
 import grpc
 from aiohttp import web
@@ -206,6 +208,33 @@ def _log_options(request: web.Request) -> ServiceLogOptions:
         tail=tail_n if tail_n is None or tail_n >= 0 else None, details=qbool(request, "details"))
 
 
+T = TypeVar("T")
+
+
+async def _while_connected(request: web.Request, items: AsyncIterator[T],
+                           period: float = 1.0) -> AsyncIterator[T]:
+    """Yield ITEMS until they end or the client goes (checked every PERIOD while idle).
+
+    aiohttp does not cancel a handler whose client left: a quiet `logs -f`
+    would otherwise hold its subscription (and the agents' readers) forever.
+    """
+    it = aiter(items)
+    while True:
+        nxt = asyncio.ensure_future(anext(it))
+        while not nxt.done():
+            await asyncio.wait({nxt}, timeout=period)
+            if not nxt.done() and (request.transport is None or request.transport.is_closing()):
+                nxt.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await nxt
+                return
+        try:
+            item = nxt.result()
+        except StopAsyncIteration:
+            return
+        yield item
+
+
 async def service_logs(request: web.Request) -> web.StreamResponse:
     opts = _log_options(request)
     if not (opts.stdout or opts.stderr):
@@ -217,7 +246,7 @@ async def service_logs(request: web.Request) -> web.StreamResponse:
     resp = web.StreamResponse(headers={"Content-Type": RAW_STREAM if tty else MULTIPLEXED_STREAM})
     try:
         await resp.prepare(request)
-        async for stream, data in lines:
+        async for stream, data in _while_connected(request, lines):
             await resp.write(encode(stream, data, tty))
         await resp.write_eof()
     except (ConnectionResetError, ClusterAPIError, grpc.RpcError) as exc:

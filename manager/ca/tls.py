@@ -12,8 +12,8 @@ gRPC Python cannot ask for a client certificate without requiring it, hence
 two ports. `AuthInterceptor` then decides per call from the verified peer
 certificate (`peer_identity`): the CA service is open to anyone (a join needs
 a token); every other call needs a node certificate, so on the CA port it is
-refused; the Control API needs the manager role; the Dispatcher accepts any
-node (the dispatcher itself checks that a node only speaks for its own id).
+refused; the Control API needs the manager role; the Dispatcher and the
+LogBroker accept any node (they check that a node only speaks for its own id).
 
 Clients verify the manager by the name "swarm-manager" in its certificate's
 SAN (`channel_options`), not by its address: only managers have that name.
@@ -37,6 +37,7 @@ from shoal.proto.shoal.v1 import types_pb2
 CA_SERVICE = "shoal.v1.CA"
 CONTROL_SERVICE = "shoal.v1.Control"
 DISPATCHER_SERVICE = "shoal.v1.Dispatcher"
+LOGBROKER_SERVICE = "shoal.v1.LogBroker"
 MANAGER_SERVER_NAME = MANAGER_OU
 
 Roles = frozenset[types_pb2.NodeRole]
@@ -48,6 +49,7 @@ DEFAULT_POLICIES: Mapping[str, Roles | None] = {
     CA_SERVICE: None,
     CONTROL_SERVICE: MANAGERS,
     DISPATCHER_SERVICE: ANY_NODE,
+    LOGBROKER_SERVICE: ANY_NODE,
 }
 _API_NAMES = {CONTROL_SERVICE: "the Control API", DISPATCHER_SERVICE: "the Dispatcher API"}
 

@@ -117,10 +117,10 @@ class EngineController:
         return Observed("running" if c.running else "exited", c.Id, c.State.Pid,
                         c.State.ExitCode)
 
-    async def _sync(self) -> None:
+    async def _sync(self, leaving: str = "") -> None:
         """Update the service's ingress ports here; never fail the task for it."""
         try:
-            await self.networks.sync_ingress(self.task)
+            await self.networks.sync_ingress(self.task, leaving)
         except EngineError as exc:
             log.warning("task %s: ingress ports not updated: %s", self.task.id, exc)
 
@@ -135,6 +135,7 @@ class EngineController:
         if c is None or not c.running:
             return
         timeout = None if grace is None else max(0, math.ceil(grace))
+        await self._sync(leaving=c.Id)  # no new connections to a stopping task
         with contextlib.suppress(NotModified, NotFound):
             await self.engine.containers.stop(c.Id, timeout=timeout)
         await self._sync()

@@ -77,6 +77,7 @@ class TaskNetworks:
         self.engine = engine
         self.lock = asyncio.Lock()
         self._tasks: dict[str, dict[str, Task]] = {}  # service id -> task id -> task
+        self._leaving: set[str] = set()  # containers being stopped: no new connections
 
     # ---- networks ---------------------------------------------------------------------
     async def create_container(self, task: Task, create: Any) -> None:
@@ -152,12 +153,17 @@ class TaskNetworks:
             if not tasks:
                 del self._tasks[task.service_id]
 
-    async def sync_ingress(self, task: Task) -> None:
-        """Make the service's ingress ports here match its running containers."""
+    async def sync_ingress(self, task: Task, leaving: str = "") -> None:
+        """Make the service's ingress ports here match its running containers.
+
+        LEAVING is a container about to be stopped: it gets no new connections.
+        """
         published = self.engine.networks.service_ports()
         if not ingress_ports(task) and task.service_id not in published:
             return
         async with self.lock:
+            if leaving:
+                self._leaving.add(leaving)
             await asyncio.to_thread(self._sync, task.service_id, published)
 
     def _sync(self, service_id: str, published: dict[str, Any]) -> None:
@@ -170,8 +176,9 @@ class TaskNetworks:
         for sid in set(published) - {service_id}:  # services gone while nobody looked
             if sid not in by_service and sid not in self._tasks:
                 nets.remove_service_ports(sid)
+        self._leaving &= {c.Id for cs in by_service.values() for c in cs if c.running}
         containers = by_service.get(service_id, [])
-        running = [c.Id for c in containers if c.running]
+        running = [c.Id for c in containers if c.running and c.Id not in self._leaving]
         tasks = list(self._tasks.get(service_id, {}).values())
         if not tasks and not containers:
             nets.remove_service_ports(service_id)

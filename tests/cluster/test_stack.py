@@ -93,6 +93,11 @@ def test_stack_deploy_web_and_client(cluster, tmp_path: Path) -> None:
     r = d.cli("exec", client[0], "wget", "-q", "-O", "-", "http://web/")
     assert r.returncode == 0 and r.stdout.startswith("hello from "), r.stderr
 
+    # the network cannot go while services use it
+    r = d.cli("network", "rm", "demo_default")
+    assert r.returncode != 0
+    assert "in use by services demo_client, demo_web" in r.stderr
+
     # redeploy after an edit: only the client changes
     web_tasks = set(d.cli("service", "ps", "-q", "demo_web").stdout.split())
     stack_file.write_text(stack_file.read_text().replace("sleep 2; done", "sleep 3; done"))
@@ -103,6 +108,11 @@ def test_stack_deploy_web_and_client(cluster, tmp_path: Path) -> None:
     _wait(lambda: client[0] not in _containers(d, "demo_client")
           and len(_containers(d, "demo_client")) == 1)
     assert set(d.cli("service", "ps", "-q", "demo_web").stdout.split()) == web_tasks
+
+    # fewer tasks, fewer backends: the stopping ones get no new connections
+    d.cli("service", "scale", "-d", "demo_web=1", check=True)
+    _wait(lambda: _replicas(d, "demo") == {"demo_web": "1/1", "demo_client": "1/1"})
+    _wait(lambda: len({_get(port) for _ in range(6)}) == 1, timeout=10)
 
     # stack rm: services, network, bridge and rules go
     r = d.cli("stack", "rm", "demo")

@@ -74,3 +74,21 @@ def test_args_alone_keep_the_image_entrypoint() -> None:
     body = create_body(t)
     assert "Entrypoint" not in body and body["Cmd"] == ["echo", "hi"]
     assert "Healthcheck" not in body and body["HostConfig"] == {}
+
+
+def test_cluster_networks_become_local_endpoints() -> None:
+    from shoal.agent.exec.networks import aliases, ingress_ports
+
+    t = _task()
+    assert "NetworkMode" not in create_body(t)["HostConfig"]  # no networks: default bridge
+    att = t.networks.add()
+    att.network.id = "n" * 25
+    att.aliases.append("www")
+    assert aliases(t, att) == ["web", "tasks.web", "www"]
+    body = create_body(t, [("demo_default", aliases(t, att), ""), ("back", ["web"], "10.0.9.5")])
+    assert body["HostConfig"]["NetworkMode"] == "demo_default"
+    assert body["NetworkingConfig"] == {"EndpointsConfig": {
+        "demo_default": {"Aliases": ["web", "tasks.web", "www"]},
+        "back": {"Aliases": ["web"], "IPAMConfig": {"IPv4Address": "10.0.9.5"}}}}
+    assert ingress_ports(t) == [("tcp", 443, 443)]  # host-mode ports are PortBindings
+    assert "443/tcp" not in body["HostConfig"]["PortBindings"]

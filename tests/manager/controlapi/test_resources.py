@@ -176,3 +176,55 @@ async def test_cluster_redacts_the_key_and_rotates_tokens(control: ControlServic
     rotated = await control.update_cluster(cluster.id, v, cluster.spec, rotate_manager_token=True)
     assert rotated.root_ca.join_tokens.manager != tokens.manager
     assert (await add_node(control.store, "x")).id  # the store still works
+
+
+async def test_network_removed_while_its_tasks_stop(control: ControlService) -> None:
+    """`stack rm`: the service goes, its tasks still stop; the network waits for them."""
+    import asyncio
+
+    from shoal.manager.allocator.reaper import NetworkReaper
+
+    store = control.store
+    net = await control.create_network(specs_pb2.NetworkSpec(annotations=ann("stack_default")))
+    spec = service_spec("stack_web")
+    spec.task.networks.add(target="stack_default", aliases=["web"])
+    svc = await control.create_service(spec)
+    node = await add_node(store, "h1")
+    task = await add_task(store, svc, 1, node.id)
+    with pytest.raises(FailedPrecondition, match="in use by service stack_web$"):
+        await control.remove_network(net.id)
+    await control.remove_service(svc.id)  # its task: desired REMOVE, still running
+    await control.remove_network(net.id)
+    assert store.get(type(net), net.id).pending_delete
+    assert "stack_default" not in {n.spec.annotations.name for n in control.list_networks()}
+    with pytest.raises(NotFound):
+        control.get_network(net.id)
+    reaper = NetworkReaper(store)
+    await reaper.start()
+    try:
+        await asyncio.sleep(0.2)
+        assert store.get(type(net), net.id) is not None  # the task still runs
+        stopped = store.get(type(task), task.id)
+        stopped.status.state = types_pb2.SHUTDOWN
+        await store.update(stopped)
+        for _ in range(50):
+            if store.get(type(net), net.id) is None:
+                break
+            await asyncio.sleep(0.05)
+        assert store.get(type(net), net.id) is None
+    finally:
+        await reaper.stop()
+
+
+async def test_network_name_taken_again_while_pending_delete(control: ControlService) -> None:
+    store = control.store
+    old = await control.create_network(specs_pb2.NetworkSpec(annotations=ann("n")))
+    spec = service_spec("s")
+    spec.task.networks.add(target="n")
+    svc = await control.create_service(spec)
+    await add_task(store, svc, 1, (await add_node(store, "h1")).id)
+    await control.remove_service(svc.id)
+    await control.remove_network(old.id)
+    new = await control.create_network(specs_pb2.NetworkSpec(annotations=ann("n")))
+    assert new.id != old.id and store.get(type(old), old.id) is None
+    assert new.ipam.configs[0].subnet != old.ipam.configs[0].subnet  # not reused at once

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import calendar
 import contextlib
+import functools
 import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -116,7 +117,7 @@ class LogAgent:
                     job = asyncio.create_task(self._serve(stub, metadata, msg),
                                               name=f"logs-{msg.id[:8]}")
                     self.jobs[msg.id] = job
-                    job.add_done_callback(lambda j, sid=msg.id: self._done(sid, j))
+                    job.add_done_callback(functools.partial(self._done, msg.id))
         finally:
             call.cancel()
             jobs = list(self.jobs.values())
@@ -246,8 +247,7 @@ class EngineLogSource:
                                 task_id=task.task_id)
         async for line in lines:
             stamp, _, data = line.data.partition(b" ")
-            msg = pb.LogMessage(context=context, stream=line.stream,  # type: ignore[arg-type]
-                                data=data)
+            msg = pb.LogMessage(context=context, stream=line.stream, data=data)
             msg.timestamp.FromNanoseconds(parse_nanos(stamp.decode()))
             yield msg
 

@@ -215,24 +215,31 @@ async def _while_connected(request: web.Request, items: AsyncIterator[T],
                            period: float = 1.0) -> AsyncIterator[T]:
     """Yield ITEMS until they end or the client goes (checked every PERIOD while idle).
 
-    aiohttp does not cancel a handler whose client left: a quiet `logs -f`
-    would otherwise hold its subscription (and the agents' readers) forever.
+    shoald's aiohttp runner does not cancel a handler whose client left: a
+    quiet `logs -f` would otherwise hold its subscription (and the agents'
+    readers) until its next line. Whoever stops early also stops ITEMS.
     """
     it = aiter(items)
-    while True:
-        nxt = asyncio.ensure_future(anext(it))
-        while not nxt.done():
-            await asyncio.wait({nxt}, timeout=period)
-            if not nxt.done() and (request.transport is None or request.transport.is_closing()):
-                nxt.cancel()
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                    await nxt
+    nxt: asyncio.Future[T] | None = None
+    try:
+        while True:
+            nxt = asyncio.ensure_future(anext(it))
+            while not nxt.done():
+                await asyncio.wait({nxt}, timeout=period)
+                if not nxt.done() and (request.transport is None
+                                       or request.transport.is_closing()):
+                    return
+            try:
+                item = nxt.result()
+            except StopAsyncIteration:
                 return
-        try:
-            item = nxt.result()
-        except StopAsyncIteration:
-            return
-        yield item
+            nxt = None
+            yield item
+    finally:
+        if nxt is not None and not nxt.done():
+            nxt.cancel()  # ends ITEMS at the await it was in
+            with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                await nxt
 
 
 async def service_logs(request: web.Request) -> web.StreamResponse:

@@ -185,6 +185,7 @@ class LogBroker:
         if self._subs.pop(sub.id, None) is None:
             return
         sub.close()
+        log.debug("log subscription %s ended", sub.id[:8])
         watcher = self._watchers.pop(sub.id, None)
         if watcher is not None:
             watcher.cancel()

@@ -31,6 +31,7 @@ demo: deps
 
 bench: deps
 	$(PY) bench/container_start.py
+	$(PY) bench/network.py
 
 clean:
 	rm -rf .tc .mypy_cache .ruff_cache .pytest_cache build *.egg-info

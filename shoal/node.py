@@ -354,9 +354,13 @@ class Node:
                     "a manager. Removing this node leaves the cluster without the manager it "
                     "runs; use `--force` to ignore this message."
                 )
+            node_id = self.state.node_id
             await self.stop()
             self.state = self.creds = None
             shutil.rmtree(self.dir, ignore_errors=True)
+            from shoal.agent.exec.networks import leave_cluster
+
+            await leave_cluster(self.engine, node_id)
 
     def control(self) -> ControlAPI:
         """Return a Control API client on this node's own manager."""

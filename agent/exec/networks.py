@@ -30,7 +30,7 @@ import contextlib
 import ipaddress
 from typing import Any
 
-from shoal.agent.exec.containerspec import LABEL_NETWORK_ID, LABEL_SERVICE_ID
+from shoal.agent.exec.containerspec import LABEL_NETWORK_ID, LABEL_NODE_ID, LABEL_SERVICE_ID
 from shoal.engine.errors import EngineError, NotFound
 from shoal.proto.shoal.v1.objects_pb2 import Network, NetworkAttachment, Task
 from shoal.proto.shoal.v1.types_pb2 import PortConfig
@@ -194,3 +194,18 @@ class TaskNetworks:
             return  # tasks not known yet (agent restarting): keep what is published
         else:
             nets.remove_service_ports(service_id)
+
+
+async def leave_cluster(engine: Any, node_id: str) -> None:
+    """Remove what the cluster left on this host, as dockerd does on `swarm leave`.
+
+    The node's task containers (label com.docker.swarm.node.id = NODE_ID), the
+    ingress ports, and the backing networks nothing uses any more.
+    """
+    for c in engine.containers.list(all=True):
+        if node_id and (c.Config.get("Labels") or {}).get(LABEL_NODE_ID) == node_id:
+            with contextlib.suppress(EngineError):
+                await engine.containers.remove(c.Id, force=True)
+    for sid in engine.networks.service_ports():
+        await asyncio.to_thread(engine.networks.remove_service_ports, sid)
+    await TaskNetworks(engine).release()

@@ -114,6 +114,13 @@ def test_stack_deploy_web_and_client(cluster, tmp_path: Path) -> None:
     _wait(lambda: _replicas(d, "demo") == {"demo_web": "1/1", "demo_client": "1/1"})
     _wait(lambda: len({_get(port) for _ in range(6)}) == 1, timeout=10)
 
+    # shoald down: the port still answers (kernel rules); back up: the stack is re-adopted
+    d.stop()
+    assert _get(port).startswith("hello from ")
+    d.start()
+    _wait(lambda: _replicas(d, "demo") == {"demo_web": "1/1", "demo_client": "1/1"})
+    assert _get(port).startswith("hello from ")
+
     # stack rm: services, network, bridge and rules go
     r = d.cli("stack", "rm", "demo")
     assert r.returncode == 0, r.stderr
@@ -129,3 +136,19 @@ def _try_get(port: int) -> str | None:
         return _get(port)
     except OSError:
         return None
+
+
+def test_leaving_the_cluster_removes_tasks_and_ingress_ports(cluster) -> None:
+    d = cluster.daemon("m1")
+    d.cli("cluster", "init", "--advertise-addr", f"127.0.0.1:{d.port}", check=True)
+    port = _free_port()
+    r = d.cli("service", "create", "--name", "w", "-p", f"{port}:80", "busybox", "sh", "-c",
+              "echo hi > /tmp/index.html && exec httpd -f -p 80 -h /tmp")
+    assert r.returncode == 0, r.stderr
+    assert _wait(lambda: _try_get(port), timeout=20) == "hi"  # no network: the default bridge
+    assert _nat_rules_for(port)
+    d.cli("cluster", "leave", "--force", check=True)
+    assert d.cli("ps", "-aq").stdout.split() == []  # as dockerd: the tasks' containers go
+    assert _nat_rules_for(port) == []
+    with socket.socket() as s:
+        s.bind(("0.0.0.0", port))  # no longer held by shoald

@@ -159,7 +159,7 @@ class LogAgent:
         try:
             while True:
                 for service_id in sub.selector.service_ids:
-                    for task in await asyncio.to_thread(self.source.tasks, service_id):
+                    for task in self.source.tasks(service_id):  # the engine is not threadsafe
                         if task.task_id not in readers:
                             readers[task.task_id] = asyncio.create_task(
                                 self._read_one(task, options, lines))

@@ -239,12 +239,23 @@ class _Udp(asyncio.DatagramProtocol):
 
 
 def sandbox_rules(udp_port: int, tcp_port: int) -> str:
-    """Return the sandbox's nat table (iptables-restore input): 127.0.0.11:53 -> our ports."""
+    """Return the sandbox's rules (iptables-restore input): 127.0.0.11:53 -> our ports.
+
+    The DNAT needs conntrack, which would then track every connection of the
+    container (a few percent of its throughput). The raw table keeps it to
+    loopback: whatever crosses another interface is NOTRACK (the host's own
+    conntrack still sees it, for published ports and masquerading), while
+    the queries to 127.0.0.11 and their answers stay on lo and are tracked.
+    """
     return ("*nat\n"
             f"-A OUTPUT -d {DNS_IP}/32 -p udp -m udp --dport 53 "
             f"-j DNAT --to-destination {DNS_IP}:{udp_port}\n"
             f"-A OUTPUT -d {DNS_IP}/32 -p tcp -m tcp --dport 53 "
             f"-j DNAT --to-destination {DNS_IP}:{tcp_port}\n"
+            "COMMIT\n"
+            "*raw\n"
+            "-A PREROUTING ! -i lo -j NOTRACK\n"
+            "-A OUTPUT ! -o lo -j NOTRACK\n"
             "COMMIT\n")
 
 

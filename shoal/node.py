@@ -377,7 +377,7 @@ class Node:
                 self.state.advertise_addr
             self._channel = secure_channel(local, self.creds)
             self._control = control_pb2_grpc.ControlStub(self._channel)
-        return self._control  # type: ignore[no-any-return]
+        return self._control
 
     async def service_logs(
         self, service_id: str, opts: ServiceLogOptions

@@ -163,11 +163,14 @@ class Ipam:
                 return host
         raise PoolExhausted(f"no available IPv4 address left in {net}")
 
-    def release(self, net_id: str, ip: str) -> None:
-        """Return IP on NET_ID to the free addresses (unknown ones are ignored)."""
+    def release(self, net_id: str, ip: str, owner: str | None = None) -> None:
+        """Return IP on NET_ID to the free addresses (unknown ones are ignored); with OWNER,
+        only if OWNER still holds it."""
         with self._lock:
             n = self._nets.get(net_id)
-            if n is not None and n["leases"].pop(str(ip), None) is not None:
+            if n is None or (owner is not None and n["leases"].get(str(ip)) != owner):
+                return
+            if n["leases"].pop(str(ip), None) is not None:
                 self._save()
 
     def leases(self, net_id: str) -> dict[str, str]:

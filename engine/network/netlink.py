@@ -167,6 +167,16 @@ class Netlink:
             raise
         return next(iter(_decode_links(p)), None)
 
+    def link_by_index(self, index: int) -> Link | None:
+        """Return the link with index INDEX, or None."""
+        try:
+            p = self._request(RTM_GETLINK, 0, _ifinfo(index), f"link {index}")
+        except NetworkSystemError as exc:
+            if exc.errno in (errno.ENODEV, errno.ENOENT):
+                return None
+            raise
+        return next(iter(_decode_links(p)), None)
+
     def index(self, name: str) -> int:
         """Return the index of link NAME; raise NetworkSystemError if it is missing."""
         lk = self.link(name)
@@ -201,8 +211,12 @@ class Netlink:
         self._request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, _ifinfo() + attrs, f"veth {name}")
 
     def add_vxlan(self, name: str, vni: int, port: int = 4789, local: str = "",
-                  dev: int = 0, mtu: int = 0) -> None:
-        """Create VXLAN device NAME: no learning, ARP proxy on, no multicast group."""
+                  dev: int = 0, mtu: int = 0, netns_fd: int | None = None) -> None:
+        """Create VXLAN device NAME: no learning, ARP proxy on, no multicast group.
+
+        With NETNS_FD the device is created in that namespace, while its UDP
+        socket (and the routing of what it sends) stays in this one.
+        """
         data = (_u32(IFLA_VXLAN_ID, vni) + _attr(IFLA_VXLAN_PORT, struct.pack(">H", port))
                 + _attr(IFLA_VXLAN_LEARNING, b"\0") + _attr(IFLA_VXLAN_PROXY, b"\1"))
         if local:
@@ -213,6 +227,8 @@ class Netlink:
         attrs = _str(IFLA_IFNAME, name) + _attr(IFLA_LINKINFO, info)
         if mtu:
             attrs += _u32(IFLA_MTU, mtu)
+        if netns_fd is not None:
+            attrs += _u32(IFLA_NET_NS_FD, netns_fd)
         self._request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, _ifinfo() + attrs, f"vxlan {name}")
 
     def set_link(self, index: int, *, up: bool | None = None, master: int | None = None,

@@ -2,11 +2,13 @@
 
 Runs once from NetworkService.start(), under its lock. It creates the
 predefined networks if missing, recreates missing bridges / VXLAN devices /
-FDB entries, re-attaches endpoints whose veth vanished, deletes shoal's
-bridges and veths that no record owns, drops sandboxes whose namespace is
-gone (or whose container no longer exists), rebuilds the leases from the
-endpoints (no duplicate, no leak), re-reserves published ports and reloads
-the firewall. Running it twice changes nothing the second time.
+overlay namespaces / FDB entries, re-attaches endpoints whose veth vanished,
+deletes shoal's bridges and veths that no record owns (in the host's
+namespace and in the overlays'), and overlay namespaces no network owns,
+drops sandboxes whose namespace is gone (or whose container no longer
+exists), rebuilds the leases from the endpoints (no duplicate, no leak),
+re-reserves published ports and reloads the firewall. Running it twice
+changes nothing the second time.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from shoal.engine.network import bridge, nsutil, overlay
 from shoal.engine.network.errors import NetworkError
 from shoal.engine.network.model import Network
+from shoal.engine.network.netlink import Link
 
 if TYPE_CHECKING:
     from shoal.engine.network.service import NetworkService
@@ -61,16 +64,23 @@ def reconcile(svc: NetworkService, live: set[str] | None) -> dict[str, Any]:
     for n in svc.networks.values():
         if not n.has_device:
             continue
-        missing = [d for d in (n.bridge, n.vxlan) if d and nl.link(d) is None]
-        svc._ensure_devices(n)
-        report["devices"] += missing
+        report["devices"] += svc._ensure_devices(n)
         if n.driver == "overlay":
-            for vtep in n.peers:
-                overlay.add_peer(nl, n.vxlan, vtep)
-            for ip, r in n.remote.items():
-                overlay.add_remote(nl, n.vxlan, ip, r["mac"], r["vtep"])
+            with svc._links(n) as onl:
+                for vtep in n.peers:
+                    overlay.add_peer(onl, n.vxlan, vtep)
+                for ip, r in n.remote.items():
+                    overlay.add_remote(onl, n.vxlan, ip, r["mac"], r["vtep"])
 
-    links = {lk.name: lk for lk in nl.links()}
+    links: dict[str | None, dict[str, Link]] = {}  # namespace -> its links by name
+
+    def links_of(n: Network) -> dict[str, Link]:
+        key = svc.link_netns(n)
+        if key not in links:
+            with svc._links(n) as x:
+                links[key] = {lk.name: lk for lk in x.links()}
+        return links[key]
+
     for cid, sb in list(svc.sandboxes.items()):
         gone = (live is not None and cid not in live) or not nsutil.is_netns(Path(sb.path))
         if gone:
@@ -82,13 +92,17 @@ def reconcile(svc: NetworkService, live: set[str] | None) -> dict[str, Any]:
             if net is None:
                 svc._drop_endpoint(sb, e)
                 continue
-            lk = links.get(e.host_veth)
+            lk = links_of(net).get(e.host_veth)
             if lk is None:
+                if net.driver == "overlay":  # an older shoal kept it in the host's namespace
+                    bridge.delete_link(nl, e.host_veth)
                 _reattach(svc, sb, e, net)
                 report["endpoints_repaired"].append(e.id)
-            elif lk.master != nl.index(net.bridge) or not lk.up:
-                nl.set_link(lk.index, master=nl.index(net.bridge), up=True)
-                report["endpoints_repaired"].append(e.id)
+                continue
+            with svc._links(net) as x:
+                if lk.master != x.index(net.bridge) or not lk.up:
+                    x.set_link(lk.index, master=x.index(net.bridge), up=True)
+                    report["endpoints_repaired"].append(e.id)
         svc.store.save_sandbox(sb)
 
     report["links_removed"] = _remove_leaked_links(svc)
@@ -98,6 +112,12 @@ def reconcile(svc: NetworkService, live: set[str] | None) -> dict[str, Any]:
             if p.name not in known:
                 nsutil.remove(p)
                 report["netns_removed"].append(p.name)
+    overlays = {n.id[:12] for n in svc.networks.values() if n.driver == "overlay"}
+    if svc.overlay_netns_root.is_dir():
+        for p in svc.overlay_netns_root.iterdir():
+            if p.name not in overlays:
+                nsutil.remove(p)
+                report["netns_removed"].append(f"{svc.overlay_netns_root.name}/{p.name}")
 
     keep: dict[str, dict[str, str]] = {}
     for sb in svc.sandboxes.values():
@@ -139,25 +159,32 @@ def _reattach(svc: NetworkService, sb: Any, e: Any, n: Network) -> None:
     """Recreate the veth of endpoint E (its sandbox end died with the host end)."""
     gw = n.gateway if n.routed and svc._gateway_endpoint(sb) is e else ""
     try:
-        bridge.attach(svc.nl, sb.path, n.bridge, e.host_veth, e.ifname, e.mac,
-                      ipaddress.IPv4Interface(f"{e.ip}/{e.prefixlen}"), gw, n.mtu)
+        with svc._links(n) as nl:
+            bridge.attach(nl, sb.path, n.bridge, e.host_veth, e.ifname, e.mac,
+                          ipaddress.IPv4Interface(f"{e.ip}/{e.prefixlen}"), gw, n.mtu)
     except NetworkError as exc:
         log.warning("could not re-attach %s to %s: %s", e.container_id[:12], n.name, exc)
         svc._drop_endpoint(sb, e)
 
 
 def _remove_leaked_links(svc: NetworkService) -> list[str]:
-    """Delete veths, bridges and VXLAN devices with shoal's names that no record owns."""
-    nl = svc.nl
-    owned = {e.host_veth for sb in svc.sandboxes.values() for e in sb.endpoints}
-    owned |= {d for n in svc.networks.values() for d in (n.bridge, n.vxlan) if d}
+    """Delete veths, bridges and VXLAN devices with shoal's names that no record owns, in
+    the host's namespace and in each overlay's."""
     removed = []
-    for lk in nl.links():
-        ours = (lk.kind == "veth" and lk.name.startswith(svc.cfg.veth_prefix)) or \
-            (lk.kind == "bridge" and lk.name.startswith(svc.cfg.bridge_prefix)) or \
-            (lk.kind == "vxlan" and lk.name.startswith(svc.cfg.veth_prefix + "x"))
-        if ours and lk.name not in owned:
-            with contextlib.suppress(NetworkError):
-                nl.delete_link(lk.index)
-                removed.append(lk.name)
+    for n in [None, *[n for n in svc.networks.values() if n.driver == "overlay"]]:
+        nets = [m for m in svc.networks.values()
+                if (m.driver != "overlay" if n is None else m is n)]
+        ids = {m.id for m in nets}
+        owned = {e.host_veth for sb in svc.sandboxes.values() for e in sb.endpoints
+                 if e.network_id in ids or (n is None and e.network_id not in svc.networks)}
+        owned |= {d for m in nets for d in (m.bridge, m.vxlan) if d}
+        with svc._links(n) as nl:
+            for lk in nl.links():
+                ours = (lk.kind == "veth" and lk.name.startswith(svc.cfg.veth_prefix)) or \
+                    (lk.kind == "bridge" and lk.name.startswith(svc.cfg.bridge_prefix)) or \
+                    (lk.kind == "vxlan" and lk.name.startswith(svc.cfg.veth_prefix + "x"))
+                if ours and lk.name not in owned:
+                    with contextlib.suppress(NetworkError):
+                        nl.delete_link(lk.index)
+                        removed.append(lk.name)
     return removed

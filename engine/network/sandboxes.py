@@ -5,7 +5,11 @@ A sandbox is the container's network namespace, bound at
 joins it (ContainerSpec.net_namespace = that path). Each endpoint is a veth
 pair: the host end on the network's bridge, the other end in the sandbox as
 eth0, eth1 ... in connect order; the first routed network gives the default
-route.
+route. (An overlay's bridge, and so the host end, is in the overlay's namespace.)
+
+Removing a sandbox does not wait for the kernel to delete its veths: the
+namespace is unbound, the kernel deletes the veth pairs when it destroys it,
+and reaper.py releases each address once its veth is gone.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from shoal.engine.network.errors import (
 from shoal.engine.network.ipam import Ipam
 from shoal.engine.network.model import Endpoint, Network, PortMapping, Sandbox
 from shoal.engine.network.netlink import Netlink
+from shoal.engine.network.reaper import Doomed, Reaper
 from shoal.engine.network.store import NetworkStore
 
 
@@ -45,6 +50,7 @@ class SandboxMixin:
     dns: DnsServer
     networks: dict[str, Network]
     sandboxes: dict[str, Sandbox]
+    reaper: Reaper
     _lock: threading.RLock
 
     @property
@@ -63,6 +69,9 @@ class SandboxMixin:
     if TYPE_CHECKING:  # IngressMixin's (a stub here would hide it in NetworkService)
         def _ingress_taken(self) -> list[PortMapping]: ...
         def _uses_container(self, cid: str) -> bool: ...
+        # NetworkService's
+        def _links(self, n: Network | None) -> contextlib.AbstractContextManager[Netlink]: ...
+        def link_netns(self, n: Network) -> str | None: ...
 
     # ---- sandboxes ----------------------------------------------------------------
     def sandbox_path(self, cid: str) -> str | None:
@@ -116,7 +125,11 @@ class SandboxMixin:
             sb.dns_ports = list(got)
 
     def sandbox_remove(self, cid: str) -> None:
-        """Remove CID's ports, endpoints, DNS sockets and namespace (missing parts are fine)."""
+        """Remove CID's ports, endpoints, DNS sockets and namespace (missing parts are fine).
+
+        The veths go with the namespace, which the kernel destroys in the
+        background; each address is released once its veth is gone (reaper.py).
+        """
         with self._lock:
             sb = self.sandboxes.get(cid)
             if sb is None:
@@ -124,15 +137,31 @@ class SandboxMixin:
                 return
             if sb.ports:
                 self.unpublish(cid)
-            for e in list(sb.endpoints):
-                self._drop_endpoint(sb, e)
             self.dns.remove_sandbox(cid)
+            doomed = [d for e in sb.endpoints if (d := self._doom(e)) is not None]
             nsutil.remove(Path(sb.path))
+            sb.endpoints = []
             del self.sandboxes[cid]
             self.store.delete_sandbox(cid)
+            self.reaper.add(doomed)
             self._reindex()
             if self._uses_container(cid):  # a service port loses this backend
                 self._apply_rules()
+
+    def _doom(self, e: Endpoint) -> Doomed | None:
+        """Return what the reaper needs to release E once its veth is gone (None: released
+        now, the veth being gone already)."""
+        n = self.networks.get(e.network_id)
+        try:
+            with self._links(n) as nl:
+                lk = nl.link(e.host_veth)
+        except NetworkSystemError:
+            lk = None  # the overlay's namespace is gone, and the veth with it
+        if lk is None:
+            self.ipam.release(e.network_id, e.ip, e.id)
+            return None
+        netns = self.link_netns(n) if n is not None else self.cfg.netns
+        return Doomed(e.network_id, e.ip, e.id, netns, e.host_veth, lk.index)
 
     def _sandbox(self, cid: str) -> Sandbox:
         sb = self.sandboxes.get(cid)
@@ -164,6 +193,8 @@ class SandboxMixin:
                 raise NetworkConflict(f"endpoint with name {name} already exists in network "
                                       f"{n.name}")
             eid = secrets.token_hex(32)
+            if ip:  # the address may still be on a removed container's veth: finish that now
+                self.reaper.settle(n.id, ip)
             addr = str(self.ipam.allocate(n.id, eid, ip))
             prefix = ipaddress.IPv4Network(n.subnet).prefixlen
             e = Endpoint(id=eid, network_id=n.id, container_id=cid, name=name,
@@ -172,8 +203,9 @@ class SandboxMixin:
                          ip=addr, prefixlen=prefix, aliases=list(dict.fromkeys(aliases)))
             gateway = n.gateway if n.routed and self._gateway_endpoint(sb) is None else ""
             try:
-                bridge.attach(self.nl, sb.path, n.bridge, e.host_veth, e.ifname, e.mac,
-                              ipaddress.IPv4Interface(f"{addr}/{prefix}"), gateway, n.mtu)
+                with self._links(n) as nl:
+                    bridge.attach(nl, sb.path, n.bridge, e.host_veth, e.ifname, e.mac,
+                                  ipaddress.IPv4Interface(f"{addr}/{prefix}"), gateway, n.mtu)
             except BaseException:
                 self.ipam.release(n.id, addr)
                 raise
@@ -219,7 +251,13 @@ class SandboxMixin:
         sb.endpoints.remove(e)
 
     def _drop_endpoint_kernel(self, e: Endpoint) -> None:
-        bridge.delete_link(self.nl, e.host_veth)
+        n = self.networks.get(e.network_id)
+        try:
+            with self._links(n) as nl:
+                bridge.delete_link(nl, e.host_veth)
+        except NetworkSystemError:  # a missing overlay namespace took the veth with it
+            if n is None or n.driver != "overlay" or nsutil.is_netns(Path(str(self.link_netns(n)))):
+                raise
         self.ipam.release(e.network_id, e.ip)
 
     def endpoint_settings(self, cid: str, exposed: Iterable[str] = ()) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import logging
 import re
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from shoal.engine.network.ingress import IngressMixin
 from shoal.engine.network.ipam import Ipam, parse_subnet, pick_subnet
 from shoal.engine.network.model import Network, Sandbox, ServicePorts
 from shoal.engine.network.netlink import Netlink
+from shoal.engine.network.reaper import Reaper
 from shoal.engine.network.sandboxes import SandboxMixin
 from shoal.engine.network.store import NetworkStore
 
@@ -64,6 +65,7 @@ class NetworkService(SandboxMixin, IngressMixin):
         self.cfg = net_config or NetworkConfig.from_engine(config)
         self.store = NetworkStore(self.cfg.state_root)
         self.ipam = Ipam(self.store.ipam_path)
+        self.reaper = Reaper(self.ipam.release)  # leases of removed sandboxes' veths
         self.firewall = Firewall(self.cfg.netns, self.cfg.chain_prefix, self.cfg.rule_tag)
         self.holder = ports.PortHolder(self.cfg.netns)
         forwarders: List[str] = []
@@ -108,8 +110,10 @@ class NetworkService(SandboxMixin, IngressMixin):
 
     def stop(self) -> None:
         """Stop serving (DNS, port reservations); bridges, veths and rules stay for the
-        containers that outlive the daemon."""
+        containers that outlive the daemon. Addresses of removed sandboxes are released
+        first (their veths waited for, or deleted)."""
         with self._lock:
+            self.reaper.drain()
             self.dns.stop()
             self.holder.close()
             if self._nl is not None:
@@ -168,18 +172,47 @@ class NetworkService(SandboxMixin, IngressMixin):
             raise
         return n
 
-    def _ensure_devices(self, n: Network) -> None:
+    def _ensure_devices(self, n: Network) -> List[str]:
+        """Make N's kernel side exist; return the devices (and namespace) it had to create."""
         gw = ipaddress.IPv4Interface(f"{n.gateway}/{ipaddress.IPv4Network(n.subnet).prefixlen}") \
             if n.gateway else None
         if n.driver == "bridge":
+            missing = [n.bridge] if self.nl.link(n.bridge) is None else []
             bridge.ensure_bridge(self.nl, n.bridge, gw, n.mtu, route_localnet=n.routed)
-        elif n.driver == "overlay":
-            overlay.ensure(self.nl, n.bridge, n.vxlan, n.vni, n.mtu, gw)
+            return missing
+        if n.driver == "overlay":
+            return overlay.ensure(self.nl, self._overlay_netns(n), n.bridge, n.vxlan, n.vni,
+                                  n.mtu, gw)
+        return []
 
     def _delete_devices(self, n: Network) -> None:
+        if n.driver == "overlay":
+            overlay.delete(self._overlay_netns(n), n.vxlan)
+            return
         for dev in (n.vxlan, n.bridge):
             if dev:
                 bridge.delete_link(self.nl, dev)
+
+    @property
+    def overlay_netns_root(self) -> Path:
+        """Where the overlay networks' namespaces are bound (next to the sandboxes')."""
+        return self.cfg.netns_root.parent / "overlay-netns"
+
+    def _overlay_netns(self, n: Network) -> Path:
+        return self.overlay_netns_root / n.id[:12]
+
+    def link_netns(self, n: Network) -> str | None:
+        """Return the namespace holding N's bridge (and its endpoints' host ends)."""
+        return str(self._overlay_netns(n)) if n.driver == "overlay" else self.cfg.netns
+
+    @contextlib.contextmanager
+    def _links(self, n: Network | None) -> Iterator[Netlink]:
+        """Give a netlink socket in the namespace of N's bridge (the host's for None)."""
+        if n is None or n.driver != "overlay":
+            yield self.nl
+            return
+        with Netlink(str(self._overlay_netns(n))) as nl:  # closed: it would keep the netns
+            yield nl
 
     def _check_new(self, name: str, options: dict[str, str]) -> str:
         if not name or not NAME_RE.match(name):
@@ -310,7 +343,8 @@ class NetworkService(SandboxMixin, IngressMixin):
         """Flood the overlay's broadcast/unknown frames to host VTEP as well."""
         with self._lock:
             n = self._overlay(network)
-            overlay.add_peer(self.nl, n.vxlan, vtep)
+            with self._links(n) as nl:
+                overlay.add_peer(nl, n.vxlan, vtep)
             if vtep not in n.peers:
                 n.peers.append(vtep)
                 self.store.save_network(n)
@@ -319,7 +353,8 @@ class NetworkService(SandboxMixin, IngressMixin):
         """Stop flooding to VTEP."""
         with self._lock:
             n = self._overlay(network)
-            overlay.remove_peer(self.nl, n.vxlan, vtep)
+            with self._links(n) as nl:
+                overlay.remove_peer(nl, n.vxlan, vtep)
             if vtep in n.peers:
                 n.peers.remove(vtep)
                 self.store.save_network(n)
@@ -331,7 +366,8 @@ class NetworkService(SandboxMixin, IngressMixin):
             n = self._overlay(network)
             self.ipam.allocate(n.id, f"remote:{vtep}", ip)
             try:
-                overlay.add_remote(self.nl, n.vxlan, ip, mac, vtep)
+                with self._links(n) as nl:
+                    overlay.add_remote(nl, n.vxlan, ip, mac, vtep)
             except BaseException:
                 self.ipam.release(n.id, ip)
                 raise
@@ -346,7 +382,8 @@ class NetworkService(SandboxMixin, IngressMixin):
             r = n.remote.pop(ip, None)
             if r is None:
                 return
-            overlay.remove_remote(self.nl, n.vxlan, ip, r["mac"], r["vtep"])
+            with self._links(n) as nl:
+                overlay.remove_remote(nl, n.vxlan, ip, r["mac"], r["vtep"])
             self.ipam.release(n.id, ip)
             self.store.save_network(n)
             self._reindex()
@@ -354,8 +391,9 @@ class NetworkService(SandboxMixin, IngressMixin):
     # ---- rules and names ----------------------------------------------------------
     def _apply_rules(self, check_hooks: bool = False) -> None:
         mappings = [p for sb in self.sandboxes.values() for p in sb.ports]
-        self.firewall.apply(self.networks.values(), mappings, check_hooks,
-                            self._service_rules())
+        # an overlay's bridge is in a namespace of its own, with no rules
+        nets = [n for n in self.networks.values() if n.driver != "overlay"]
+        self.firewall.apply(nets, mappings, check_hooks, self._service_rules())
 
     def _reindex(self) -> None:
         """Rebuild the DNS tables (swapped whole: the DNS thread reads them without the lock)."""

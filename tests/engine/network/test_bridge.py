@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
+import time
 
 import pytest
 
@@ -158,3 +160,53 @@ def test_twenty_parallel_containers_get_distinct_addresses(svc):
         t.join()
     assert len(set(got.values())) == 20
     assert ping(svc.sandbox_path(ids[0]), got[ids[19]])
+
+
+def _wait(cond, timeout: float = 5.0) -> bool:
+    end = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > end:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+def test_removed_sandbox_keeps_its_address_until_its_veth_is_gone(svc):
+    n = svc.create("n", subnet="10.63.0.0/24")
+    C4, C5 = "4" * 64, "5" * 64
+    paths = [svc.sandbox_create(c) for c in (C1, C2)]
+    ips = [svc.connect("n", c, f"c{i}")["IPAddress"] for i, c in enumerate((C1, C2))]
+    veths = [svc.sandboxes[c].endpoints[0].host_veth for c in (C1, C2)]
+    host = Netlink(svc.cfg.netns)
+    held = [os.open(p, os.O_RDONLY) for p in paths]  # something else keeps both namespaces
+    try:
+        svc.sandbox_remove(C1)
+        svc.sandbox_remove(C2)
+        assert svc.sandbox_path(C1) is None and not os.path.exists(paths[0])
+        # the veths are still on the bridge: their addresses (and MACs) are not handed out
+        assert all(host.link(v) is not None for v in veths)
+        assert sorted(svc.reaper.pending()) == sorted((n.id, ip) for ip in ips)
+        assert set(svc.ipam.leases(n.id)) == set(ips)
+        svc.sandbox_create(C3)
+        assert svc.connect("n", C3, "three")["IPAddress"] not in ips
+        # asking for one by name finishes its old endpoint now
+        svc.sandbox_create(C4)
+        assert svc.connect("n", C4, "four", ip=ips[0])["IPAddress"] == ips[0]
+        assert host.link(veths[0]) is None and svc.reaper.pending() == [(n.id, ips[1])]
+        # the namespace goes: so does the veth, and then the lease
+        os.close(held.pop())
+        assert _wait(lambda: ips[1] not in svc.ipam.leases(n.id))
+        assert host.link(veths[1]) is None and svc.reaper.pending() == []
+        # a namespace that stays too long: its veth is deleted by hand
+        svc.reaper.timeout = 0.3
+        p5 = svc.sandbox_create(C5)
+        ip5 = svc.connect("n", C5, "five")["IPAddress"]
+        veth5 = svc.sandboxes[C5].endpoints[0].host_veth
+        held.append(os.open(p5, os.O_RDONLY))
+        svc.sandbox_remove(C5)
+        assert _wait(lambda: ip5 not in svc.ipam.leases(n.id))
+        assert host.link(veth5) is None
+    finally:
+        for fd in held:
+            os.close(fd)
+        host.close()

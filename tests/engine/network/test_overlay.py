@@ -11,13 +11,14 @@ import ipaddress
 import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from shoal.engine.network import nsutil
 from shoal.engine.network.bridge import mac_for
 from shoal.engine.network.netlink import Netlink
-from tests.engine.network.conftest import host_counts, make_service, ping, sh
+from tests.engine.network.conftest import host_counts, make_service, ping, root_netns_files, sh
 from tests.engine.network.test_bridge import dns_query
 
 pytestmark = pytest.mark.root
@@ -61,6 +62,7 @@ def underlay(make_ns) -> Iterator[list[str]]:
 
 def test_overlay_between_two_hosts(tmp_path, underlay):
     before = [host_counts(h) for h in underlay]
+    mounts = root_netns_files()
     svcs = [make_service(tmp_path / f"h{i}", h) for i, h in enumerate(underlay)]
     for s in svcs:
         s.start()
@@ -79,7 +81,17 @@ def test_overlay_between_two_hosts(tmp_path, underlay):
             j = 1 - i
             s.add_peer("ov", f"{UNDERLAY}.{j + 1}")
             s.add_endpoint("ov", ips[j], mac_for(ips[j]), f"{UNDERLAY}.{j + 1}", name=names[j])
-        fdb = sh(underlay[0], "bridge fdb show dev shvx4242").stdout
+        # the bridge, the VXLAN device and the host ends of the veths are in the overlay's
+        # own namespace, bridged without iptables; the VXLAN socket is the host's
+        ov = svcs[0].link_netns(n)
+        assert ov and ov != underlay[0] and nsutil.is_netns(Path(ov))
+        assert {"shvx4242", n.bridge} <= {lk.name for lk in Netlink(ov).links()}
+        assert Netlink(underlay[0]).link("shvx4242") is None
+        assert Netlink(underlay[0]).link(n.bridge) is None
+        assert nsutil.sysctl_read(ov, "net.bridge.bridge-nf-call-iptables") == "0"
+        assert "4789" in sh(underlay[0], "ss -Hlun").stdout
+        assert "shoal" not in sh(ov, "iptables-save").stdout
+        fdb = sh(ov, "bridge fdb show dev shvx4242").stdout
         assert f"00:00:00:00:00:00 dst {UNDERLAY}.2" in fdb
         assert f"{mac_for(ips[1])} dst {UNDERLAY}.2" in fdb
 
@@ -103,11 +115,35 @@ def test_overlay_between_two_hosts(tmp_path, underlay):
                     conn.sendall(b"ok")
                     assert c.recv(2) == b"ok" and peer[0] == ips[0]
 
+        # the daemon restarts; meanwhile the VXLAN device went: reconcile brings it back,
+        # with its FDB and neighbour entries, in the same namespace
+        svcs[0].stop()
+        with Netlink(ov) as nl:
+            nl.delete_link(nl.index("shvx4242"))
+        svcs[0] = make_service(tmp_path / "h0", underlay[0])
+        report = svcs[0].start(live_containers=[cids[0]])
+        assert report["devices"] == ["shvx4242"] and report["endpoints_repaired"] == []
+        assert svcs[0].link_netns(svcs[0].get("ov")) == ov
+        assert ping(sandboxes[0], ips[1]) and ping(sandboxes[1], ips[0])
+        again = svcs[0].start(live_containers=[cids[0]])
+        assert again["devices"] == again["links_removed"] == again["netns_removed"] == []
+
         svcs[0].remove_endpoint("ov", ips[1])
         svcs[0].remove_peer("ov", f"{UNDERLAY}.2")
-        assert "dst" not in sh(underlay[0], "bridge fdb show dev shvx4242").stdout
+        assert "dst" not in sh(ov, "bridge fdb show dev shvx4242").stdout
         assert not ping(sandboxes[0], ips[1])
+
+        # a removed container's address comes back once its veth is gone; the network's
+        # namespace goes with the network
+        svcs[0].sandbox_remove(cids[0])
+        svcs[0].reaper.drain()
+        assert svcs[0].ipam.leases(n.id) == {}
+        assert [lk.name for lk in Netlink(ov).links() if lk.kind == "veth"] == []
+        svcs[0].remove("ov")
+        assert not Path(ov).exists()
     finally:
         for s in svcs:
             s.teardown()
     assert [host_counts(h) for h in underlay] == before
+    made_by_tests = str(tmp_path / "ns")
+    assert {m for m in root_netns_files() - mounts if not m.startswith(made_by_tests)} == set()

@@ -16,8 +16,10 @@ the same place will create the overlay's bridge + VXLAN device
 
 Ingress ports: the ports a service publishes in ingress mode answer on this
 host and are spread over the service's running containers here
-(NetworkService.set_service_ports); the set is recomputed after each step
-of one of its tasks and removed once no container of the service is left.
+(NetworkService.set_service_ports); the sets are recomputed after each step
+of a task that publishes ports, and a service with no running container here
+(its containers stopping or gone) publishes nothing, so its ports are free
+for the next service (`stack rm` then `stack deploy`).
 
 One lock serialises network creation + container creation against removal,
 so a network is never removed between a container's creation and its start.
@@ -28,13 +30,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import logging
 from typing import Any
 
-from shoal.agent.exec.containerspec import LABEL_NETWORK_ID, LABEL_NODE_ID, LABEL_SERVICE_ID
+from shoal.agent.exec.containerspec import (
+    LABEL_NETWORK_ID,
+    LABEL_NODE_ID,
+    LABEL_SERVICE_ID,
+    LABEL_TASK_ID,
+)
 from shoal.engine.errors import EngineError, NotFound
 from shoal.proto.shoal.v1.objects_pb2 import Network, NetworkAttachment, Task
 from shoal.proto.shoal.v1.types_pb2 import PortConfig
 
+log = logging.getLogger(__name__)
 Attachment = tuple[str, list[str], str]  # local network name, DNS aliases, IPv4 ("" = any)
 _PROTOCOLS = {PortConfig.TCP: "tcp", PortConfig.UDP: "udp"}
 _LIVE = ("created", "running", "restarting")
@@ -154,9 +163,11 @@ class TaskNetworks:
                 del self._tasks[task.service_id]
 
     async def sync_ingress(self, task: Task, leaving: str = "") -> None:
-        """Make the service's ingress ports here match its running containers.
+        """Make the ingress ports here match the services' running containers.
 
         LEAVING is a container about to be stopped: it gets no new connections.
+        Every service is looked at, not only TASK's: a port that a removed
+        service held passes to the service that publishes it now.
         """
         published = self.engine.networks.service_ports()
         if not ingress_ports(task) and task.service_id not in published:
@@ -164,36 +175,38 @@ class TaskNetworks:
         async with self.lock:
             if leaving:
                 self._leaving.add(leaving)
-            await asyncio.to_thread(self._sync, task.service_id, published)
+            await asyncio.to_thread(self._sync, published)
 
-    def _sync(self, service_id: str, published: dict[str, Any]) -> None:
+    def _sync(self, published: dict[str, Any]) -> None:
         nets = self.engine.networks
         by_service: dict[str, list[Any]] = {}
         for c in self.engine.containers.list(all=True):
             sid = (c.Config.get("Labels") or {}).get(LABEL_SERVICE_ID)
-            if sid:
+            if sid and c.running:
                 by_service.setdefault(sid, []).append(c)
-        for sid in set(published) - {service_id}:  # services gone while nobody looked
-            if sid not in by_service and sid not in self._tasks:
-                nets.remove_service_ports(sid)
-        self._leaving &= {c.Id for cs in by_service.values() for c in cs if c.running}
-        containers = by_service.get(service_id, [])
-        running = [c.Id for c in containers if c.running and c.Id not in self._leaving]
-        tasks = list(self._tasks.get(service_id, {}).values())
-        if not tasks and not containers:
-            nets.remove_service_ports(service_id)
-            return
-        live = {str((c.Config.get("Labels") or {}).get("com.docker.swarm.task.id"))
-                for c in containers if c.running}
-        newest = sorted(tasks, key=lambda t: (t.id in live, int(t.spec_version.index),
-                                              t.meta.created_at.seconds))
-        ports = ingress_ports(newest[-1]) if newest else []
-        if ports:
-            nets.set_service_ports(service_id, ports, running)
-        elif not newest:
-            return  # tasks not known yet (agent restarting): keep what is published
-        else:
-            nets.remove_service_ports(service_id)
+        self._leaving &= {c.Id for cs in by_service.values() for c in cs}
+        want: dict[str, tuple[list[tuple[str, int, int]], list[str]]] = {}
+        for sid in set(published) | set(self._tasks):
+            backends = [c for c in by_service.get(sid, []) if c.Id not in self._leaving]
+            if not backends:
+                continue  # nothing serves it here: free the port (a new service may need it)
+            live = {(c.Config.get("Labels") or {}).get(LABEL_TASK_ID) for c in backends}
+            tasks = sorted(self._tasks.get(sid, {}).values(),
+                           key=lambda t: (t.id in live, int(t.spec_version.index),
+                                          t.meta.created_at.seconds))
+            if tasks:
+                ports = ingress_ports(tasks[-1])
+            else:  # not known yet (the agent is resuming): keep what is published
+                ports = [(str(p), int(q), int(t)) for p, q, t in published[sid]["Ports"]]
+            if ports:
+                want[sid] = (ports, [c.Id for c in backends])
+        for sid in set(published) - set(want):
+            nets.remove_service_ports(sid)
+        for sid, (ports, backends) in want.items():
+            try:
+                nets.set_service_ports(sid, ports, backends)
+            except EngineError as exc:
+                log.warning("service %s: ingress ports %s not published: %s", sid, ports, exc)
 
 
 async def leave_cluster(engine: Any, node_id: str) -> None:

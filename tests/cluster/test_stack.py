@@ -121,6 +121,13 @@ def test_stack_deploy_web_and_client(cluster, tmp_path: Path) -> None:
     _wait(lambda: _replicas(d, "demo") == {"demo_web": "1/1", "demo_client": "1/1"})
     assert _get(port).startswith("hello from ")
 
+    # rm then deploy at once: the new stack gets the port and a fresh network
+    assert d.cli("stack", "rm", "demo").returncode == 0
+    r = d.cli("stack", "deploy", "-c", str(stack_file), "demo")
+    assert r.returncode == 0, r.stderr
+    _wait(lambda: _replicas(d, "demo") == {"demo_web": "3/3", "demo_client": "1/1"})
+    _wait(lambda: _try_get(port))
+
     # stack rm: services, network, bridge and rules go
     r = d.cli("stack", "rm", "demo")
     assert r.returncode == 0, r.stderr

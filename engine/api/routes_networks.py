@@ -210,13 +210,13 @@ async def remove(request: web.Request) -> web.Response:
     ref = request.match_info["id"]
     local = await _local(request, ref)
     if not (_exact(local, ref) and local is not None and not swarmnet.backs(local)):
-        _role_name, control = _role(request)
+        role, control = _role(request)
         if control is not None:
             net = await _cluster_network(control, ref)
             if net is not None:
                 await control.RemoveNetwork(c.RemoveNetworkRequest(network_id=net.id))
                 return web.Response(status=204)
-        if local is not None and swarmnet.backs(local):
+        if role == "worker" and local is not None and swarmnet.backs(local):
             raise NotManager()  # a worker cannot remove a cluster network
     if local is None:
         raise NotFound(f"network {ref} not found")

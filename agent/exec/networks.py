@@ -92,17 +92,20 @@ class TaskNetworks:
     async def create_container(self, task: Task, create: Any) -> None:
         """Ensure the task's backing networks, then run CREATE(attachments) under the lock."""
         async with self.lock:
-            atts = await asyncio.to_thread(self._ensure_all, task)
+            if any(att.network.id for att in task.networks):
+                atts = await asyncio.to_thread(self._ensure_all, task, self._users())
+            else:
+                atts = []
             await create(atts)
 
-    def _ensure_all(self, task: Task) -> list[Attachment]:
+    def _ensure_all(self, task: Task, used: set[str]) -> list[Attachment]:
         out = []
         for att in task.networks:
             if att.network.id:
-                out.append((self._ensure(att.network), aliases(task, att), _address(att)))
+                out.append((self._ensure(att.network, used), aliases(task, att), _address(att)))
         return out
 
-    def _ensure(self, net: Network) -> str:
+    def _ensure(self, net: Network, used: set[str]) -> str:
         """Return the name of the local network backing NET, creating it if needed."""
         nets = self.engine.networks
         found = nets.list({"label": [f"{LABEL_NETWORK_ID}={net.id}"]})
@@ -113,7 +116,7 @@ class TaskNetworks:
             other = nets.inspect(name)
             if other["Name"] == name:
                 stale = other["Labels"].get(LABEL_NETWORK_ID) and not other["Containers"]
-                if stale and not self._users().intersection({other["Name"], other["Id"]}):
+                if stale and not used.intersection({other["Name"], other["Id"]}):
                     nets.remove(other["Id"])  # backed a cluster network that is gone
                 else:
                     name = f"{name}-{net.id[:12]}"
@@ -123,7 +126,10 @@ class TaskNetworks:
         return str(n.name)
 
     def _users(self) -> set[str]:
-        """Return the networks (names or ids) that created or running containers name."""
+        """Return the networks (names or ids) that created or running containers name.
+
+        Called on the event loop: the container service is not thread-safe.
+        """
         used: set[str] = set()
         for c in self.engine.containers.list(all=True):
             if c.State.Status not in _LIVE:
@@ -135,15 +141,11 @@ class TaskNetworks:
     async def release(self) -> None:
         """Remove the backing networks no created or running container uses."""
         async with self.lock:
-            await asyncio.to_thread(self._release)
+            await asyncio.to_thread(self._release, self._users())
 
-    def _release(self) -> None:
+    def _release(self, used: set[str]) -> None:
         nets = self.engine.networks
-        backing = nets.list({"label": [LABEL_NETWORK_ID]})
-        if not backing:
-            return
-        used = self._users()
-        for n in backing:
+        for n in nets.list({"label": [LABEL_NETWORK_ID]}):
             if n["Containers"] or n["Name"] in used or n["Id"] in used:
                 continue
             with contextlib.suppress(EngineError):
@@ -175,22 +177,24 @@ class TaskNetworks:
         async with self.lock:
             if leaving:
                 self._leaving.add(leaving)
-            await asyncio.to_thread(self._sync, published)
+            running: dict[str, list[tuple[str, str]]] = {}  # service -> (container, task)
+            for c in self.engine.containers.list(all=True):  # on the loop: not thread-safe
+                labels = c.Config.get("Labels") or {}
+                if labels.get(LABEL_SERVICE_ID) and c.running:
+                    running.setdefault(labels[LABEL_SERVICE_ID], []).append(
+                        (c.Id, labels.get(LABEL_TASK_ID, "")))
+            await asyncio.to_thread(self._sync, published, running)
 
-    def _sync(self, published: dict[str, Any]) -> None:
+    def _sync(self, published: dict[str, Any], running: dict[str, list[tuple[str, str]]]) -> None:
         nets = self.engine.networks
-        by_service: dict[str, list[Any]] = {}
-        for c in self.engine.containers.list(all=True):
-            sid = (c.Config.get("Labels") or {}).get(LABEL_SERVICE_ID)
-            if sid and c.running:
-                by_service.setdefault(sid, []).append(c)
-        self._leaving &= {c.Id for cs in by_service.values() for c in cs}
+        self._leaving &= {cid for cs in running.values() for cid, _t in cs}
         want: dict[str, tuple[list[tuple[str, int, int]], list[str]]] = {}
         for sid in set(published) | set(self._tasks):
-            backends = [c for c in by_service.get(sid, []) if c.Id not in self._leaving]
+            backends = [(cid, tid) for cid, tid in running.get(sid, [])
+                        if cid not in self._leaving]
             if not backends:
                 continue  # nothing serves it here: free the port (a new service may need it)
-            live = {(c.Config.get("Labels") or {}).get(LABEL_TASK_ID) for c in backends}
+            live = {tid for _cid, tid in backends}
             tasks = sorted(self._tasks.get(sid, {}).values(),
                            key=lambda t: (t.id in live, int(t.spec_version.index),
                                           t.meta.created_at.seconds))
@@ -199,12 +203,12 @@ class TaskNetworks:
             else:  # not known yet (the agent is resuming): keep what is published
                 ports = [(str(p), int(q), int(t)) for p, q, t in published[sid]["Ports"]]
             if ports:
-                want[sid] = (ports, [c.Id for c in backends])
+                want[sid] = (ports, [cid for cid, _tid in backends])
         for sid in set(published) - set(want):
             nets.remove_service_ports(sid)
-        for sid, (ports, backends) in want.items():
+        for sid, (ports, ids) in want.items():
             try:
-                nets.set_service_ports(sid, ports, backends)
+                nets.set_service_ports(sid, ports, ids)
             except EngineError as exc:
                 log.warning("service %s: ingress ports %s not published: %s", sid, ports, exc)
 

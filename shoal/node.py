@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import shutil
+import time
 from collections.abc import AsyncIterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -141,23 +142,27 @@ class Node:
             self._role_watch = None
         await self._stop_parts()
 
-    async def _stop_parts(self) -> None:
+    async def _stop_parts(self, timeout: float = 15.0) -> None:
+        """Stop the parts in order; a part that hangs (a dead peer) is logged and dropped."""
         if self._channel is not None:
             with contextlib.suppress(Exception):
                 await self._channel.close()
             self._channel = self._control = None
-        if self.agent is not None:
-            with contextlib.suppress(Exception):
-                await self.agent.stop()
-            self.agent = None
-        if self.manager is not None:
-            with contextlib.suppress(Exception):
-                await self.manager.stop()
-            self.manager = None
-        if self.etcd is not None:
-            with contextlib.suppress(Exception):
-                await self.etcd.stop()
-            self.etcd = None
+        for name in ("agent", "manager", "etcd"):
+            part = getattr(self, name)
+            if part is None:
+                continue
+            t0 = time.monotonic()
+            try:
+                await asyncio.wait_for(part.stop(), timeout)
+            except TimeoutError:
+                log.warning("stopping the %s took over %.0f s; dropped it", name, timeout)
+            except Exception as exc:
+                log.warning("stopping the %s failed: %s", name, exc)
+            else:
+                if time.monotonic() - t0 > 2:
+                    log.info("stopping the %s took %.1f s", name, time.monotonic() - t0)
+            setattr(self, name, None)
 
     async def _start_etcd(self, state: NodeState) -> None:
         from shoal.manager.etcd import EtcdConfig, EtcdProcess

@@ -58,11 +58,12 @@ export WEB_PORT
 run "$BIN/shoal" cluster init --advertise-addr "127.0.0.1:$PORT"
 run "$BIN/shoal" node ls
 run "$BIN/shoal" stack deploy -c examples/web-stack.yml demo
+for _ in $(seq 100); do  # until the three web tasks answer
+  [ "$("$BIN/shoal" service ls --format '{{.Replicas}}' 2>/dev/null | tr '\n' ' ')" = "1/1 3/3 " ] && break
+  sleep 0.2
+done
 run "$BIN/shoal" service ls
 run "$BIN/shoal" service ps demo_web
-for _ in $(seq 50); do
-  curl -fsS "http://127.0.0.1:$WEB_PORT/" >/dev/null 2>&1 && break; sleep 0.2
-done
 for _ in 1 2 3; do run curl -fsS "http://127.0.0.1:$WEB_PORT/"; done
 run "$BIN/shoal" service scale demo_web=5
 run "$BIN/shoal" service ls

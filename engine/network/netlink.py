@@ -27,10 +27,11 @@ RTM_NEWLINK, RTM_DELLINK, RTM_GETLINK = 16, 17, 18
 RTM_NEWADDR, RTM_GETADDR = 20, 22
 RTM_NEWROUTE, RTM_GETROUTE = 24, 26
 RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
-IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_MASTER = 1, 3, 4, 10
+IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
 IFLA_LINKINFO, IFLA_NET_NS_FD = 18, 28
 IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
 VETH_INFO_PEER = 1
+IFLA_MACVLAN_MODE, MACVLAN_MODE_BRIDGE = 1, 4
 IFLA_VXLAN_ID, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL = 1, 3, 4
 IFLA_VXLAN_LEARNING, IFLA_VXLAN_PROXY, IFLA_VXLAN_PORT = 7, 11, 15
 IFA_ADDRESS, IFA_LOCAL = 1, 2
@@ -209,6 +210,21 @@ class Netlink:
         if mtu:
             attrs += _u32(IFLA_MTU, mtu)
         self._request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, _ifinfo() + attrs, f"veth {name}")
+
+    def add_macvlan(self, name: str, lower: int, netns_fd: int | None = None, mtu: int = 0,
+                    mac: str = "") -> None:
+        """Create macvlan NAME (bridge mode) on link LOWER, directly in NETNS_FD if given."""
+        info = _str(IFLA_INFO_KIND, "macvlan") + _attr(
+            IFLA_INFO_DATA, _u32(IFLA_MACVLAN_MODE, MACVLAN_MODE_BRIDGE))
+        attrs = _str(IFLA_IFNAME, name) + _attr(IFLA_LINKINFO, info) + _u32(IFLA_LINK, lower)
+        if netns_fd is not None:
+            attrs += _u32(IFLA_NET_NS_FD, netns_fd)
+        if mtu:
+            attrs += _u32(IFLA_MTU, mtu)
+        if mac:
+            attrs += _attr(IFLA_ADDRESS, _mac(mac))
+        self._request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, _ifinfo() + attrs,
+                      f"macvlan {name}")
 
     def add_vxlan(self, name: str, vni: int, port: int = 4789, local: str = "",
                   dev: int = 0, mtu: int = 0, netns_fd: int | None = None) -> None:

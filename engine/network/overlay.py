@@ -1,14 +1,17 @@
-"""The overlay driver's kernel side: a bridge plus a VXLAN device, programmed by hand.
+"""The overlay driver's kernel side: a VXLAN device, and a macvlan per container on it.
 
-Each overlay network has, on each host, a network namespace of its own
-(like Docker's), bound at <netns root>/../overlay-netns/<network id[:12]>,
-holding the network's bridge and VXLAN device; the containers' veths have
-their "host" end there, on that bridge. br_netfilter is switched off in that
-namespace and it has no rules, so frames between containers and the VXLAN
-device are bridged without walking iptables and conntrack. The VXLAN device
-is created from the host's namespace straight into the overlay's: its UDP
+Each overlay network has, on each host, a network namespace of its own,
+bound at <netns root>/../overlay-netns/<network id[:12]>, holding the
+network's VXLAN device; it has no addresses and no rules. The device is
+created from the host's namespace straight into the overlay's: its UDP
 socket (port 4789) stays bound in the host's namespace and the encapsulated
-packets are routed there, over the underlay.
+packets are routed there, over the underlay. A container's endpoint is a
+macvlan (bridge mode) on the VXLAN device, created directly in the
+container's namespace as ethN: containers on one host reach each other
+through the macvlans, and the others through the VXLAN device, with no
+bridge, no veth and no second trip through the network stack (no
+br_netfilter, no iptables, no conntrack on the way). Removing the VXLAN
+device removes the macvlans on it (reconcile puts them back).
 
 No multicast and no learning: the manager tells each host its peers' VTEP
 addresses (an all-zero FDB entry per peer carries broadcast, unknown unicast
@@ -33,7 +36,6 @@ from shoal.engine.network.netlink import Netlink
 VXLAN_PORT = 4789
 VXLAN_OVERHEAD = 50
 BUM = "00:00:00:00:00:00"
-BRIDGE_NF = ("bridge-nf-call-iptables", "bridge-nf-call-ip6tables", "bridge-nf-call-arptables")
 
 
 def underlay_mtu(nl: Netlink) -> int:
@@ -45,16 +47,9 @@ def underlay_mtu(nl: Netlink) -> int:
     return 1500
 
 
-def _bridge_nf_off() -> None:
-    """Stop br_netfilter from sending this namespace's bridged frames through iptables."""
-    for key in BRIDGE_NF:
-        with contextlib.suppress(FileNotFoundError):  # br_netfilter not loaded: nothing to do
-            Path("/proc/sys/net/bridge", key).write_text("0")
-
-
-def ensure(host: Netlink, netns: Path, bridge_name: str, vxlan: str, vni: int, mtu: int,
-           gateway: ipaddress.IPv4Interface | None, port: int = VXLAN_PORT) -> list[str]:
-    """Make the overlay's namespace NETNS, its bridge and VXLAN device exist, enslaved, up.
+def ensure(host: Netlink, netns: Path, vxlan: str, vni: int, mtu: int,
+           port: int = VXLAN_PORT) -> list[str]:
+    """Make the overlay's namespace NETNS and its VXLAN device exist, up.
 
     HOST is the host's namespace (where the VXLAN socket lives). Returns what
     had to be created. Safe to run again (daemon start).
@@ -62,14 +57,9 @@ def ensure(host: Netlink, netns: Path, bridge_name: str, vxlan: str, vni: int, m
     made = []
     if not nsutil.is_netns(netns):
         nsutil.remove(netns)  # a bare file a crash left
-        nsutil.create(netns, parent=host.netns, setup=_bridge_nf_off)
+        nsutil.create(netns, parent=host.netns)
         made.append(str(netns))
-    else:
-        nsutil.run_in(str(netns), _bridge_nf_off)  # br_netfilter may have been loaded since
     with Netlink(str(netns)) as nl:
-        if nl.link(bridge_name) is None:
-            made.append(bridge_name)
-        br = bridge.ensure_bridge(nl, bridge_name, gateway, mtu, route_localnet=False)
         link = nl.link(vxlan)
         if link is None:
             bridge.delete_link(host, vxlan)  # an older shoal kept it in the host's namespace
@@ -82,9 +72,36 @@ def ensure(host: Netlink, netns: Path, bridge_name: str, vxlan: str, vni: int, m
             link = nl.link(vxlan)
             if link is None:
                 raise NetworkSystemError(f"VXLAN device {vxlan} is not in {netns}")
-        if link.master != br or not link.up:
-            nl.set_link(link.index, master=br, up=True)
+        if link.master or not link.up:  # a macvlan cannot sit on a bridge port
+            nl.set_link(link.index, master=0, up=True)
     return made
+
+
+def attach(nl: Netlink, vxlan: str, sandbox: str, ifname: str, mac: str,
+           iface: ipaddress.IPv4Interface, mtu: int) -> None:
+    """Create macvlan IFNAME on VXLAN (NL: the overlay's namespace) in SANDBOX, with IFACE
+    and MAC, up. Leaves nothing behind on failure."""
+    lower = nl.index(vxlan)
+    fd = os.open(sandbox, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        nl.add_macvlan(ifname, lower, netns_fd=fd, mtu=mtu, mac=mac)
+    finally:
+        os.close(fd)
+    with Netlink(sandbox) as ns:
+        try:
+            idx = ns.index(ifname)
+            ns.add_address(idx, iface)
+            ns.set_link(idx, up=True)
+        except BaseException:
+            with contextlib.suppress(NetworkSystemError):
+                bridge.delete_link(ns, ifname)
+            raise
+
+
+def is_attached(sandbox: Netlink, ifname: str, mac: str) -> bool:
+    """Tell whether SANDBOX has macvlan IFNAME with MAC, up."""
+    lk = sandbox.link(ifname)
+    return lk is not None and lk.kind == "macvlan" and lk.mac == mac and lk.up
 
 
 def delete(netns: Path, vxlan: str) -> None:

@@ -1,4 +1,4 @@
-"""Release a removed container's addresses once the kernel has deleted its veths.
+"""Release a removed container's addresses once the kernel has deleted its devices.
 
 Deleting a veth takes the kernel 17-33 ms (it waits for RCU grace periods),
 most of what a network adds to a container's exit. So sandbox_remove does
@@ -9,9 +9,12 @@ from it) stay leased, so they are never handed out while the old veth still
 sits on the bridge. The Reaper waits for that, polling each host end by
 interface index from a thread of its own, then releases the lease (Ipam
 writes its file). A veth still there after TIMEOUT seconds (something else
-holds the namespace) is deleted by hand. `settle` finishes the endpoints on
-one address at once (a connect that asks for that address), `drain` all of
-them (the daemon stops).
+holds the namespace) is deleted by hand. An overlay endpoint (a macvlan in
+the sandbox) has no host end to watch: sandbox_remove hands over a netlink
+socket opened in the sandbox (it keeps the namespace), through which the
+reaper deletes the macvlan, then it lets the namespace go. `settle`
+finishes the endpoints on one address at once (a connect that asks for that
+address), `drain` all of them (the daemon stops).
 """
 
 from __future__ import annotations
@@ -31,19 +34,20 @@ log = logging.getLogger(__name__)
 
 @dataclass(eq=False)
 class Doomed:
-    """An endpoint whose veth the kernel is deleting; its lease waits for that."""
+    """An endpoint whose device is going away; its lease waits for that."""
 
     network_id: str
     ip: str
     owner: str  # the endpoint id the address is leased to
-    netns: str | None  # the namespace of the host end (the host's, or an overlay's)
-    ifname: str  # the host end, by name
+    netns: str | None  # the namespace of the device (the host end of a veth), if not HOLDER's
+    ifname: str  # the device, by name
     index: int  # and by interface index
+    holder: Netlink | None = None  # a socket in the sandbox: delete the device through it
     deadline: float = 0.0
 
 
 class Reaper:
-    """Release the lease of each Doomed endpoint once its host end has disappeared.
+    """Release the lease of each Doomed endpoint once its device has disappeared.
 
     RELEASE(network id, ip, owner) releases a lease if OWNER still holds it.
     """
@@ -54,7 +58,8 @@ class Reaper:
         self.timeout = timeout
         self.interval = interval
         self._cond = threading.Condition()
-        self._items: list[Doomed] = []
+        self._items: list[Doomed] = []  # waiting
+        self._busy: list[Doomed] = []  # being finished by the thread
         self._thread: threading.Thread | None = None
 
     def add(self, items: Iterable[Doomed]) -> None:
@@ -71,32 +76,42 @@ class Reaper:
                 self._thread = threading.Thread(target=self._run, name="shoal-veth-reaper",
                                                 daemon=True)
                 self._thread.start()
+            self._cond.notify_all()
 
     def pending(self) -> list[tuple[str, str]]:
-        """Return the (network id, ip) still waiting for their veth to go."""
+        """Return the (network id, ip) still waiting for their device to go."""
         with self._cond:
-            return [(it.network_id, it.ip) for it in self._items]
+            return [(it.network_id, it.ip) for it in self._items + self._busy]
 
     def settle(self, network_id: str, ip: str) -> bool:
-        """Finish the endpoints holding IP on NETWORK_ID now (deleting their veth if still
+        """Finish the endpoints holding IP on NETWORK_ID now (deleting their device if still
         there); return whether there was one."""
+        def mine(it: Doomed) -> bool:
+            return it.network_id == network_id and it.ip == ip
+
         with self._cond:
-            hit = [it for it in self._items if it.network_id == network_id and it.ip == ip]
-            self._items = [it for it in self._items if all(it is not h for h in hit)]
+            hit = [it for it in self._items if mine(it)]
+            self._items = [it for it in self._items if not mine(it)]
+            busy = any(mine(it) for it in self._busy)
+            while any(mine(it) for it in self._busy):
+                self._cond.wait(0.1)
         for it in hit:
             self._finish(it, kill=True)
-        return bool(hit)
+        return bool(hit) or busy
 
     def drain(self, timeout: float | None = None) -> None:
-        """Wait up to TIMEOUT (default: the reaper's) for every veth to go, then delete the
+        """Wait up to TIMEOUT (default: the reaper's) for every device to go, then delete the
         remaining ones by hand and release everything."""
         end = time.monotonic() + (self.timeout if timeout is None else timeout)
         with self._cond:
-            while self._items and time.monotonic() < end:
+            while (self._items or self._busy) and time.monotonic() < end:
                 self._cond.wait(max(0.0, min(0.1, end - time.monotonic())))
             rest, self._items = self._items, []
         for it in rest:
             self._finish(it, kill=True)
+        with self._cond:
+            while self._busy:  # a kernel call of the thread's, at most
+                self._cond.wait(0.1)
 
     # ---- the thread -----------------------------------------------------------------
     def _run(self) -> None:
@@ -111,22 +126,29 @@ class Reaper:
                     items = list(self._items)
                 now = time.monotonic()
                 for it in items:
+                    gone = False
+                    if it.holder is None:
+                        try:
+                            gone = self._gone(socks, it)
+                        except (NetworkError, OSError) as exc:
+                            log.warning("%s: %s", it.ifname, exc)
+                    if not (gone or it.holder is not None or now > it.deadline):
+                        continue
+                    with self._cond:
+                        if all(x is not it for x in self._items):
+                            continue  # settled meanwhile
+                        self._items.remove(it)
+                        self._busy.append(it)
                     try:
-                        gone = self._gone(socks, it)
-                    except (NetworkError, OSError) as exc:
-                        log.warning("veth %s: %s", it.ifname, exc)
-                        gone = False
-                    if gone or now > it.deadline:
-                        with self._cond:  # finished under the lock: settle() sees it done
-                            if all(x is not it for x in self._items):
-                                continue  # settled meanwhile
-                            self._items.remove(it)
-                            self._finish(it, kill=not gone)
+                        self._finish(it, kill=not gone)
+                    finally:
+                        with self._cond:
+                            self._busy.remove(it)
+                            self._cond.notify_all()
                 with self._cond:
-                    wanted = {it.netns for it in self._items}
+                    wanted = {it.netns for it in self._items if it.holder is None}
                     for ns in [ns for ns in socks if ns not in wanted]:
                         socks.pop(ns).close()  # a socket would keep an overlay's netns alive
-                    self._cond.notify_all()
                     if self._items:
                         self._cond.wait(self.interval)
         except Exception:
@@ -145,21 +167,29 @@ class Reaper:
             try:
                 nl = socks[it.netns] = Netlink(it.netns)
             except (NetworkError, OSError):
-                return True  # the namespace is gone, and the veth with it
+                return True  # the namespace is gone, and the device with it
         lk = nl.link_by_index(it.index)
         return lk is None or lk.name != it.ifname
 
     def _finish(self, it: Doomed, kill: bool) -> None:
         if kill:
             try:
-                with Netlink(it.netns) as nl:
+                nl = it.holder or Netlink(it.netns)
+                try:
                     lk = nl.link_by_index(it.index)
                     if lk is not None and lk.name == it.ifname:
-                        log.info("deleting veth %s by hand", it.ifname)
+                        if it.holder is None:
+                            log.info("deleting %s by hand", it.ifname)
                         with contextlib.suppress(NetworkError):
                             nl.delete_link(it.index)
+                finally:
+                    nl.close()
+                    it.holder = None
             except (NetworkError, OSError):
-                pass  # its namespace is gone: so is the veth
+                pass  # its namespace is gone: so is the device
+        if it.holder is not None:
+            it.holder.close()
+            it.holder = None
         try:
             self._release(it.network_id, it.ip, it.owner)
         except Exception:  # the lease stays; the next daemon start drops it (reconcile)

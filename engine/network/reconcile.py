@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from shoal.engine.network import bridge, nsutil, overlay
 from shoal.engine.network.errors import NetworkError
 from shoal.engine.network.model import Network
-from shoal.engine.network.netlink import Link
+from shoal.engine.network.netlink import Netlink
 
 if TYPE_CHECKING:
     from shoal.engine.network.service import NetworkService
@@ -60,7 +60,6 @@ def reconcile(svc: NetworkService, live: set[str] | None) -> dict[str, Any]:
     report: dict[str, Any] = {"created": ensure_predefined(svc), "devices": [],
                               "sandboxes_removed": [], "endpoints_repaired": [],
                               "links_removed": [], "netns_removed": [], "leases_dropped": []}
-    nl = svc.nl
     for n in svc.networks.values():
         if not n.has_device:
             continue
@@ -72,15 +71,8 @@ def reconcile(svc: NetworkService, live: set[str] | None) -> dict[str, Any]:
                 for ip, r in n.remote.items():
                     overlay.add_remote(onl, n.vxlan, ip, r["mac"], r["vtep"])
 
-    links: dict[str | None, dict[str, Link]] = {}  # namespace -> its links by name
-
-    def links_of(n: Network) -> dict[str, Link]:
-        key = svc.link_netns(n)
-        if key not in links:
-            with svc._links(n) as x:
-                links[key] = {lk.name: lk for lk in x.links()}
-        return links[key]
-
+    nl = svc.nl
+    links = {lk.name: lk for lk in nl.links()}
     for cid, sb in list(svc.sandboxes.items()):
         gone = (live is not None and cid not in live) or not nsutil.is_netns(Path(sb.path))
         if gone:
@@ -92,17 +84,18 @@ def reconcile(svc: NetworkService, live: set[str] | None) -> dict[str, Any]:
             if net is None:
                 svc._drop_endpoint(sb, e)
                 continue
-            lk = links_of(net).get(e.host_veth)
+            if net.driver == "overlay":
+                if _overlay_endpoint_broken(svc, sb, e, net):
+                    _reattach(svc, sb, e, net)
+                    report["endpoints_repaired"].append(e.id)
+                continue
+            lk = links.get(e.host_veth)
             if lk is None:
-                if net.driver == "overlay":  # an older shoal kept it in the host's namespace
-                    bridge.delete_link(nl, e.host_veth)
                 _reattach(svc, sb, e, net)
                 report["endpoints_repaired"].append(e.id)
-                continue
-            with svc._links(net) as x:
-                if lk.master != x.index(net.bridge) or not lk.up:
-                    x.set_link(lk.index, master=x.index(net.bridge), up=True)
-                    report["endpoints_repaired"].append(e.id)
+            elif lk.master != nl.index(net.bridge) or not lk.up:
+                nl.set_link(lk.index, master=nl.index(net.bridge), up=True)
+                report["endpoints_repaired"].append(e.id)
         svc.store.save_sandbox(sb)
 
     report["links_removed"] = _remove_leaked_links(svc)
@@ -155,13 +148,25 @@ def _drop_sandbox(svc: NetworkService, cid: str) -> None:
     svc.store.delete_sandbox(cid)
 
 
-def _reattach(svc: NetworkService, sb: Any, e: Any, n: Network) -> None:
-    """Recreate the veth of endpoint E (its sandbox end died with the host end)."""
-    gw = n.gateway if n.routed and svc._gateway_endpoint(sb) is e else ""
-    try:
+def _overlay_endpoint_broken(svc: NetworkService, sb: Any, e: Any, n: Network) -> bool:
+    """Tell whether overlay endpoint E lacks its macvlan (it goes with the VXLAN device);
+    clear what is in its place (an older shoal's veth, whose host end was on a bridge)."""
+    if e.host_veth:  # in the host's namespace, or (briefly) on a bridge in the overlay's
+        bridge.delete_link(svc.nl, e.host_veth)
         with svc._links(n) as nl:
-            bridge.attach(nl, sb.path, n.bridge, e.host_veth, e.ifname, e.mac,
-                          ipaddress.IPv4Interface(f"{e.ip}/{e.prefixlen}"), gw, n.mtu)
+            bridge.delete_link(nl, e.host_veth)
+        e.host_veth = ""
+    with Netlink(sb.path) as ns:
+        if overlay.is_attached(ns, e.ifname, e.mac):
+            return False
+        bridge.delete_link(ns, e.ifname)
+    return True
+
+
+def _reattach(svc: NetworkService, sb: Any, e: Any, n: Network) -> None:
+    """Recreate the device of endpoint E (a veth's sandbox end dies with its host end)."""
+    try:
+        svc._attach(sb, e, n)
     except NetworkError as exc:
         log.warning("could not re-attach %s to %s: %s", e.container_id[:12], n.name, exc)
         svc._drop_endpoint(sb, e)
@@ -172,12 +177,13 @@ def _remove_leaked_links(svc: NetworkService) -> list[str]:
     the host's namespace and in each overlay's."""
     removed = []
     for n in [None, *[n for n in svc.networks.values() if n.driver == "overlay"]]:
-        nets = [m for m in svc.networks.values()
-                if (m.driver != "overlay" if n is None else m is n)]
-        ids = {m.id for m in nets}
-        owned = {e.host_veth for sb in svc.sandboxes.values() for e in sb.endpoints
-                 if e.network_id in ids or (n is None and e.network_id not in svc.networks)}
-        owned |= {d for m in nets for d in (m.bridge, m.vxlan) if d}
+        if n is None:  # the host's namespace: bridges and the host ends of their veths
+            owned = {e.host_veth for sb in svc.sandboxes.values() for e in sb.endpoints
+                     if e.host_veth}
+            owned |= {m.bridge for m in svc.networks.values()
+                      if m.bridge and m.driver != "overlay"}
+        else:  # an overlay's namespace: its VXLAN device only
+            owned = {n.vxlan}
         with svc._links(n) as nl:
             for lk in nl.links():
                 ours = (lk.kind == "veth" and lk.name.startswith(svc.cfg.veth_prefix)) or \

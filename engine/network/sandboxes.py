@@ -5,7 +5,8 @@ A sandbox is the container's network namespace, bound at
 joins it (ContainerSpec.net_namespace = that path). Each endpoint is a veth
 pair: the host end on the network's bridge, the other end in the sandbox as
 eth0, eth1 ... in connect order; the first routed network gives the default
-route. (An overlay's bridge, and so the host end, is in the overlay's namespace.)
+route. An overlay endpoint is a macvlan on the overlay's VXLAN device instead
+(overlay.py), with no host end (Endpoint.host_veth is "").
 
 Removing a sandbox does not wait for the kernel to delete its veths: the
 namespace is unbound, the kernel deletes the veth pairs when it destroys it,
@@ -23,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shoal.engine.network import bridge, etcfiles, nsutil, ports, views
+from shoal.engine.network import bridge, etcfiles, nsutil, overlay, ports, views
 from shoal.engine.network.config import NetworkConfig
 from shoal.engine.network.dns import DnsServer, sandbox_rules
 from shoal.engine.network.errors import (
@@ -71,7 +72,6 @@ class SandboxMixin:
         def _uses_container(self, cid: str) -> bool: ...
         # NetworkService's
         def _links(self, n: Network | None) -> contextlib.AbstractContextManager[Netlink]: ...
-        def link_netns(self, n: Network) -> str | None: ...
 
     # ---- sandboxes ----------------------------------------------------------------
     def sandbox_path(self, cid: str) -> str | None:
@@ -138,7 +138,7 @@ class SandboxMixin:
             if sb.ports:
                 self.unpublish(cid)
             self.dns.remove_sandbox(cid)
-            doomed = [d for e in sb.endpoints if (d := self._doom(e)) is not None]
+            doomed = [d for e in sb.endpoints if (d := self._doom(sb, e)) is not None]
             nsutil.remove(Path(sb.path))
             sb.endpoints = []
             del self.sandboxes[cid]
@@ -148,20 +148,25 @@ class SandboxMixin:
             if self._uses_container(cid):  # a service port loses this backend
                 self._apply_rules()
 
-    def _doom(self, e: Endpoint) -> Doomed | None:
-        """Return what the reaper needs to release E once its veth is gone (None: released
-        now, the veth being gone already)."""
-        n = self.networks.get(e.network_id)
-        try:
-            with self._links(n) as nl:
-                lk = nl.link(e.host_veth)
-        except NetworkSystemError:
-            lk = None  # the overlay's namespace is gone, and the veth with it
-        if lk is None:
-            self.ipam.release(e.network_id, e.ip, e.id)
-            return None
-        netns = self.link_netns(n) if n is not None else self.cfg.netns
-        return Doomed(e.network_id, e.ip, e.id, netns, e.host_veth, lk.index)
+    def _doom(self, sb: Sandbox, e: Endpoint) -> Doomed | None:
+        """Return what the reaper needs to release E once its device is gone (None: released
+        now, the device being gone already). Call before SB's namespace is unbound."""
+        if e.host_veth:  # a veth: the reaper waits for its host end to go
+            lk = self.nl.link(e.host_veth)
+            if lk is not None:
+                return Doomed(e.network_id, e.ip, e.id, self.cfg.netns, e.host_veth, lk.index)
+        else:  # a macvlan in the sandbox: the reaper deletes it through HOLDER
+            try:
+                holder = Netlink(sb.path)
+            except (NetworkSystemError, OSError):
+                holder = None
+            lk = holder.link(e.ifname) if holder is not None else None
+            if holder is not None and lk is not None:
+                return Doomed(e.network_id, e.ip, e.id, None, e.ifname, lk.index, holder)
+            if holder is not None:
+                holder.close()
+        self.ipam.release(e.network_id, e.ip, e.id)
+        return None
 
     def _sandbox(self, cid: str) -> Sandbox:
         sb = self.sandboxes.get(cid)
@@ -193,19 +198,17 @@ class SandboxMixin:
                 raise NetworkConflict(f"endpoint with name {name} already exists in network "
                                       f"{n.name}")
             eid = secrets.token_hex(32)
-            if ip:  # the address may still be on a removed container's veth: finish that now
+            if ip:  # the address may still be on a removed container's device: finish that
                 self.reaper.settle(n.id, ip)
             addr = str(self.ipam.allocate(n.id, eid, ip))
             prefix = ipaddress.IPv4Network(n.subnet).prefixlen
             e = Endpoint(id=eid, network_id=n.id, container_id=cid, name=name,
                          ifname=bridge.free_ifname([x.ifname for x in sb.endpoints]),
-                         host_veth=self.cfg.veth_prefix + eid[:8], mac=bridge.mac_for(addr),
+                         host_veth="" if n.driver == "overlay" else
+                         self.cfg.veth_prefix + eid[:8], mac=bridge.mac_for(addr),
                          ip=addr, prefixlen=prefix, aliases=list(dict.fromkeys(aliases)))
-            gateway = n.gateway if n.routed and self._gateway_endpoint(sb) is None else ""
             try:
-                with self._links(n) as nl:
-                    bridge.attach(nl, sb.path, n.bridge, e.host_veth, e.ifname, e.mac,
-                                  ipaddress.IPv4Interface(f"{addr}/{prefix}"), gateway, n.mtu)
+                self._attach(sb, e, n)
             except BaseException:
                 self.ipam.release(n.id, addr)
                 raise
@@ -250,14 +253,25 @@ class SandboxMixin:
         self._drop_endpoint_kernel(e)
         sb.endpoints.remove(e)
 
+    def _attach(self, sb: Sandbox, e: Endpoint, n: Network) -> None:
+        """Create E's device in SB (a veth from N's bridge, or a macvlan on N's VXLAN device)."""
+        iface = ipaddress.IPv4Interface(f"{e.ip}/{e.prefixlen}")
+        with self._links(n) as nl:
+            if n.driver == "overlay":
+                overlay.attach(nl, n.vxlan, sb.path, e.ifname, e.mac, iface, n.mtu)
+                return
+            gateway = n.gateway if n.routed and self._gateway_endpoint(sb) in (None, e) else ""
+            bridge.attach(nl, sb.path, n.bridge, e.host_veth, e.ifname, e.mac, iface, gateway,
+                          n.mtu)
+
     def _drop_endpoint_kernel(self, e: Endpoint) -> None:
-        n = self.networks.get(e.network_id)
-        try:
-            with self._links(n) as nl:
-                bridge.delete_link(nl, e.host_veth)
-        except NetworkSystemError:  # a missing overlay namespace took the veth with it
-            if n is None or n.driver != "overlay" or nsutil.is_netns(Path(str(self.link_netns(n)))):
-                raise
+        if e.host_veth:
+            bridge.delete_link(self.nl, e.host_veth)
+        else:  # a macvlan, in the sandbox
+            sb = self.sandboxes.get(e.container_id)
+            if sb is not None and nsutil.is_netns(Path(sb.path)):
+                with Netlink(sb.path) as ns:
+                    bridge.delete_link(ns, e.ifname)
         self.ipam.release(e.network_id, e.ip)
 
     def endpoint_settings(self, cid: str, exposed: Iterable[str] = ()) -> dict[str, Any]:

@@ -181,8 +181,7 @@ class NetworkService(SandboxMixin, IngressMixin):
             bridge.ensure_bridge(self.nl, n.bridge, gw, n.mtu, route_localnet=n.routed)
             return missing
         if n.driver == "overlay":
-            return overlay.ensure(self.nl, self._overlay_netns(n), n.bridge, n.vxlan, n.vni,
-                                  n.mtu, gw)
+            return overlay.ensure(self.nl, self._overlay_netns(n), n.vxlan, n.vni, n.mtu)
         return []
 
     def _delete_devices(self, n: Network) -> None:
@@ -202,12 +201,13 @@ class NetworkService(SandboxMixin, IngressMixin):
         return self.overlay_netns_root / n.id[:12]
 
     def link_netns(self, n: Network) -> str | None:
-        """Return the namespace holding N's bridge (and its endpoints' host ends)."""
+        """Return the namespace holding N's device (a bridge and the host ends of its veths,
+        or an overlay's VXLAN device)."""
         return str(self._overlay_netns(n)) if n.driver == "overlay" else self.cfg.netns
 
     @contextlib.contextmanager
     def _links(self, n: Network | None) -> Iterator[Netlink]:
-        """Give a netlink socket in the namespace of N's bridge (the host's for None)."""
+        """Give a netlink socket in the namespace of N's device (the host's for None)."""
         if n is None or n.driver != "overlay":
             yield self.nl
             return
@@ -266,11 +266,13 @@ class NetworkService(SandboxMixin, IngressMixin):
     def create_overlay(self, name: str, vni: int, subnet: str, gateway: str | None = None,
                        mtu: int = 0, labels: dict[str, str] | None = None,
                        options: dict[str, str] | None = None, network_id: str = "") -> Network:
-        """Create this host's side of an overlay network: a bridge plus VXLAN device VNI.
+        """Create this host's side of an overlay network: VXLAN device VNI in a namespace
+        of its own (overlay.py).
 
         MTU 0 means the underlay's (default-route device) minus 50. NETWORK_ID
         lets the manager keep the cluster-wide id. Containers attach with
-        connect() like to a bridge; they get no default route (no egress).
+        connect() (a macvlan on the VXLAN device each); they get no default
+        route (no egress).
         """
         if not 1 <= vni < 1 << 24:
             raise InvalidNetworkConfig(f"VNI {vni} out of range 1-16777215")
@@ -282,7 +284,7 @@ class NetworkService(SandboxMixin, IngressMixin):
                 raise NetworkConflict(f"VNI {vni} is used by another network")
             sub, gw = self._subnet(subnet, gateway)
             n = Network(id=nid, name=name, driver="overlay", created=_now(), subnet=sub,
-                        gateway=gw, attachable=True, bridge=self.cfg.bridge_prefix + nid[:10],
+                        gateway=gw, attachable=True,
                         mtu=mtu or overlay.underlay_mtu(self.nl) - overlay.VXLAN_OVERHEAD,
                         vni=vni, vxlan=f"{self.cfg.veth_prefix}x{vni}",
                         labels=dict(labels or {}), options=dict(options or {}))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,4 +53,9 @@ def clean(daemon: Daemon) -> Iterator[Daemon]:
     assert mounts_under(str(daemon.data / "snapshots" / "containers")) == []
     assert mounts_under(str(daemon.run / "netns")) == []
     assert cgroup_dirs(daemon.cgroup_parent) == []
+    # a removed container's veths go with its namespace, which the kernel destroys in
+    # the background (engine/network/reaper.py): give it a moment
+    deadline = time.monotonic() + 10
+    while links_named((f"v{daemon.tag}",)) and time.monotonic() < deadline:
+        time.sleep(0.05)
     assert links_named((f"v{daemon.tag}",)) == [], "veths leaked"

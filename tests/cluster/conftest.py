@@ -52,24 +52,35 @@ class Cluster:
     def close(self) -> None:
         import time
 
+        def quietly(fn, *args):
+            try:
+                return fn(*args)
+            except Exception as exc:  # teardown goes on: every daemon must be stopped
+                print(f"teardown: {fn.__name__}{args}: {exc}")
+                return None
+
         for d in self.daemons:
             if d.proc is None:
-                d.start()  # a test killed it: its containers still run and must go
+                quietly(d.start)  # a test killed it: its containers still run and must go
         for d in self.daemons:
-            names = [ln.split()[1] for ln in d.cli("service", "ls").stdout.splitlines()[1:]
+            r = quietly(d.cli, "service", "ls")
+            names = [ln.split()[1] for ln in (r.stdout if r else "").splitlines()[1:]
                      if ln.split()]
             if names:
-                d.cli("service", "rm", *names)
+                quietly(d.cli, "service", "rm", *names)
         deadline = time.time() + 30  # let the agents shut the tasks down before leaving
-        while time.time() < deadline and any(d.api("GET", "/containers/json")[1]
-                                              for d in self.daemons):
+        while time.time() < deadline and any((quietly(d.api, "GET", "/containers/json")
+                                              or (0, []))[1] for d in self.daemons):
             time.sleep(0.2)
         for d in self.daemons:
-            d.cli("cluster", "leave", "--force")
-            d.cleanup_containers()
-            d.stop()
-            d.teardown_network()
-            CgroupManager().destroy(d.cgroup_parent)
+            quietly(d.cli, "cluster", "leave", "--force")
+            quietly(d.cleanup_containers)
+            if quietly(d.stop) is None and d.proc is not None:
+                d.proc.kill()
+                d.proc.wait()
+                d.proc = None
+            quietly(d.teardown_network)
+            quietly(CgroupManager().destroy, d.cgroup_parent)
         try:
             for d in self.daemons:
                 assert links_named((f"s{d.tag}", f"v{d.tag}")) == [], "links leaked"

@@ -3,9 +3,11 @@
 Like Docker's: for each sandbox on a user-defined network the daemon opens a
 UDP and a TCP socket in the container's network namespace, bound to
 127.0.0.11 on free high ports (lo is up there, and 127.0.0.0/8 is local),
-and two DNAT rules in that namespace send 127.0.0.11:53 to them, so port 53
-stays free for a DNS server in the container. One thread running an asyncio
-loop serves every sandbox. The socket a query arrives on tells which
+and rules in that namespace send 127.0.0.11:53 to them, so port 53 stays
+free for a DNS server in the container (Docker uses a DNAT; here it is a
+stateless port rewrite in nftables, so that conntrack stays off in the
+container, see sandbox_nft). One thread running an asyncio loop serves every
+sandbox. The socket a query arrives on tells which
 container asked, so the answer covers exactly the networks that container is
 attached to. Nothing listens on the host. After a restart of the daemon the
 sockets are opened again on the same ports for every sandbox that still
@@ -238,14 +240,40 @@ class _Udp(asyncio.DatagramProtocol):
             self.transport.sendto(ans, addr)
 
 
+def sandbox_nft(udp_port: int, tcp_port: int) -> str:
+    """Return the sandbox's ruleset (`nft -f -` input): 127.0.0.11:53 <-> our ports.
+
+    Stateless: on the way out, a query's destination port 53 becomes ours and
+    an answer's source port ours becomes 53 (queries and answers both leave
+    through OUTPUT, on lo). No NAT, so no conntrack in the container's
+    namespace (it would track every connection of the container and cost a
+    few percent of its throughput), and one rule (`oif lo`) for all the
+    other traffic; nothing at all on the way in. Loading it replaces it.
+    """
+    t = "shoal_dns"
+    return (f"table ip {t}\n"
+            f"delete table ip {t}\n"
+            f"table ip {t} {{\n"
+            "  chain output {\n"
+            "    type filter hook output priority -300; policy accept;\n"
+            '    oif "lo" goto dns\n'
+            "  }\n"
+            "  chain dns {\n"
+            f"    ip daddr {DNS_IP} udp dport 53 udp dport set {udp_port}\n"
+            f"    ip daddr {DNS_IP} tcp dport 53 tcp dport set {tcp_port}\n"
+            f"    ip saddr {DNS_IP} udp sport {udp_port} udp sport set 53\n"
+            f"    ip saddr {DNS_IP} tcp sport {tcp_port} tcp sport set 53\n"
+            "  }\n"
+            "}\n")
+
+
 def sandbox_rules(udp_port: int, tcp_port: int) -> str:
-    """Return the sandbox's rules (iptables-restore input): 127.0.0.11:53 -> our ports.
+    """Return the same as iptables-restore input, for hosts without nft: a DNAT.
 
     The DNAT needs conntrack, which would then track every connection of the
-    container (a few percent of its throughput). The raw table keeps it to
-    loopback: whatever crosses another interface is NOTRACK (the host's own
-    conntrack still sees it, for published ports and masquerading), while
-    the queries to 127.0.0.11 and their answers stay on lo and are tracked.
+    container; the raw table keeps it to loopback (whatever crosses another
+    interface is NOTRACK), where the queries to 127.0.0.11 and their answers
+    stay.
     """
     return ("*nat\n"
             f"-A OUTPUT -d {DNS_IP}/32 -p udp -m udp --dport 53 "

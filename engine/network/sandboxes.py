@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from shoal.engine.network import bridge, etcfiles, nsutil, overlay, ports, views
 from shoal.engine.network.config import NetworkConfig
-from shoal.engine.network.dns import DnsServer, sandbox_rules
+from shoal.engine.network.dns import DnsServer, sandbox_nft, sandbox_rules
 from shoal.engine.network.errors import (
     EndpointNotFound,
     InvalidNetworkConfig,
@@ -112,11 +112,13 @@ class SandboxMixin:
         want = (sb.dns_ports[0], sb.dns_ports[1]) if len(sb.dns_ports) == 2 else (0, 0)
         got = self.dns.add_sandbox(sb.container_id, sb.path, want)
         if got != want:
-            text = sandbox_rules(*got)
-
             def load() -> subprocess.CompletedProcess[str]:
-                return subprocess.run(["iptables-restore"], input=text, capture_output=True,
-                                      text=True, check=False)
+                try:
+                    return subprocess.run(["nft", "-f", "-"], input=sandbox_nft(*got),
+                                          capture_output=True, text=True, check=False)
+                except FileNotFoundError:  # no nftables: a DNAT (and conntrack, on lo)
+                    return subprocess.run(["iptables-restore"], input=sandbox_rules(*got),
+                                          capture_output=True, text=True, check=False)
 
             res = nsutil.run_in(sb.path, load)
             if res.returncode != 0:

@@ -18,7 +18,7 @@ from shoal.engine.network.errors import (
     NetworkNotFound,
 )
 from shoal.engine.network.netlink import Netlink
-from tests.engine.network.conftest import ping
+from tests.engine.network.conftest import ping, sh
 
 pytestmark = pytest.mark.root
 C1, C2, C3 = "1" * 64, "2" * 64, "3" * 64
@@ -103,6 +103,8 @@ def test_connectivity_isolation_and_dns(svc):
     with own:
         own.bind(("0.0.0.0", 53))
         assert dns_query(p1, "two") == (0, [e2["IPAddress"]])
+    # the redirection is a stateless rewrite: no NAT, so conntrack stays off in the sandbox
+    assert sh(p1, "nft list tables").stdout.split() == ["table", "ip", "shoal_dns"]
     assert svc.resolv_conf(C1).startswith("nameserver 127.0.0.11\n")
     assert f"{e1['IPAddress']}\thost1" in svc.hosts(C1, "host1")
 

@@ -7,7 +7,13 @@ import struct
 import pytest
 
 from shoal.engine.network import dnsmsg
-from shoal.engine.network.dns import DnsServer, Lookup, host_nameservers
+from shoal.engine.network.dns import (
+    DnsServer,
+    Lookup,
+    host_nameservers,
+    sandbox_nft,
+    sandbox_rules,
+)
 
 
 def test_query_roundtrip():
@@ -68,3 +74,15 @@ def test_unknown_names_go_to_the_forwarder_only_when_configured():
 def test_host_nameservers():
     text = "# x\nnameserver 10.1.1.1\nnameserver fd00::1\nsearch a b\nnameserver 127.0.0.53\n"
     assert host_nameservers(text) == ["10.1.1.1", "127.0.0.53"]
+
+
+def test_sandbox_rules():
+    nft = sandbox_nft(40001, 40002)
+    assert nft.startswith("table ip shoal_dns\ndelete table ip shoal_dns\n")  # replaces
+    assert 'oif "lo" goto dns' in nft  # one rule for what does not stay on loopback
+    assert "ip daddr 127.0.0.11 udp dport 53 udp dport set 40001" in nft
+    assert "ip saddr 127.0.0.11 tcp sport 40002 tcp sport set 53" in nft
+    assert "ct " not in nft and "nat" not in nft  # stateless: conntrack stays off
+    ipt = sandbox_rules(40001, 40002)  # the fallback without nft
+    assert "-j DNAT --to-destination 127.0.0.11:40002" in ipt
+    assert "-A OUTPUT ! -o lo -j NOTRACK" in ipt

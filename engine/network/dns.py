@@ -248,11 +248,12 @@ def sandbox_nft(udp_port: int, tcp_port: int) -> str:
     through OUTPUT, on lo). No NAT, so no conntrack in the container's
     namespace (it would track every connection of the container and cost a
     few percent of its throughput), and one rule (`oif lo`) for all the
-    other traffic; nothing at all on the way in. Loading it replaces it.
+    other traffic; nothing at all on the way in. Loading it replaces the
+    rules (flushing: deleting the table would cost ~12 ms, `nft` ~3 ms in all).
     """
     t = "shoal_dns"
     return (f"table ip {t}\n"
-            f"delete table ip {t}\n"
+            f"flush table ip {t}\n"
             f"table ip {t} {{\n"
             "  chain output {\n"
             "    type filter hook output priority -300; policy accept;\n"

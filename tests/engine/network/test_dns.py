@@ -78,7 +78,7 @@ def test_host_nameservers():
 
 def test_sandbox_rules():
     nft = sandbox_nft(40001, 40002)
-    assert nft.startswith("table ip shoal_dns\ndelete table ip shoal_dns\n")  # replaces
+    assert nft.startswith("table ip shoal_dns\nflush table ip shoal_dns\n")  # replaces
     assert 'oif "lo" goto dns' in nft  # one rule for what does not stay on loopback
     assert "ip daddr 127.0.0.11 udp dport 53 udp dport set 40001" in nft
     assert "ip saddr 127.0.0.11 tcp sport 40002 tcp sport set 53" in nft

@@ -10,7 +10,7 @@ deps:
 	@bash scripts/install-deps.sh
 
 lint: deps
-	$(VENV)/bin/ruff check shoal $(PACKAGES) tests e2e bench scripts
+	$(VENV)/bin/ruff check shoal $(PACKAGES) tests $(wildcard e2e) bench scripts
 	@rm -rf .tc && mkdir -p .tc/shoal
 	@for f in shoal/*.py; do ln -s ../../$$f .tc/$$f; done
 	@for m in $(PACKAGES); do ln -s ../../$$m .tc/shoal/$$m; done

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(busybox-static iptables runc crun skopeo umoci docker.io etcd-server docker-registry iproute2 curl iperf3)
+APT_PACKAGES=(busybox-static iptables runc crun skopeo umoci docker.io etcd-server docker-registry iproute2 curl iperf3 nftables)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -58,24 +58,43 @@ class Shoald:
         self.root = root
         self.sock = str(root / "run" / "shoal.sock")
         self.proc: subprocess.Popen[bytes] | None = None
+        self.cgroup_parent = "shoal-bench"
+
+    def extra_args(self) -> list[str]:
+        """Return more shoald arguments (subclasses give private network names)."""
+        return []
+
+    def args(self) -> list[str]:
+        return ["--data-root", str(self.root / "data"), "--exec-root", str(self.root / "run"),
+                "--cgroup-parent", self.cgroup_parent, *self.extra_args()]
 
     def start(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         log = open(self.root / "shoald.log", "wb")
-        self.proc = subprocess.Popen(
-            [str(VENV_BIN / "shoald"), "--data-root", str(self.root / "data"),
-             "--exec-root", str(self.root / "run"), "--cgroup-parent", "shoal-bench"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )
+        self.proc = subprocess.Popen([str(VENV_BIN / "shoald"), *self.args()],
+                                     stdout=log, stderr=subprocess.STDOUT)
         wait_for_socket(self.sock, self.proc)
 
     def stop(self) -> None:
+        """Leave any cluster, remove every container, stop, then remove kernel state."""
         if self.proc and self.proc.poll() is None:
+            try:
+                self.cli("cluster", "leave", "--force", capture_output=True, timeout=60)
+                api = Api(self.sock)
+                _, items = api.call("GET", "/containers/json?all=1")
+                for c in items or []:
+                    api.call("DELETE", f"/containers/{c['Id']}?force=1&v=1")
+            except (OSError, subprocess.SubprocessError) as exc:
+                print(f"bench: cleanup before stopping shoald failed: {exc}", file=sys.stderr)
             self.proc.send_signal(signal.SIGTERM)
-            self.proc.wait(20)
-        from shoal.engine.runtime.cgroups import CgroupManager
-
-        CgroupManager().destroy("shoal-bench")
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if (self.root / "data").exists():
+            subprocess.run([str(VENV_BIN / "shoald"), *self.args(), "--teardown"],
+                           capture_output=True)
 
     def cli(self, *args: str, **kw: Any) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run([str(VENV_BIN / "shoal"), "-H", "unix://" + self.sock, *args], **kw)

@@ -45,7 +45,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import (
-    VENV_BIN,
     Api,
     Shoald,
     busybox_tar,
@@ -53,7 +52,6 @@ from _common import (
     rmtree,
     tempdir,
     timed,
-    wait_for_socket,
 )
 
 from shoal.engine.config import EngineConfig
@@ -174,6 +172,7 @@ class NetShoald(Shoald):
 
     def __init__(self, root: Path, default_subnet: str) -> None:
         super().__init__(root)
+        self.cgroup_parent = CGROUP_PARENT
         self.opts = {
             "default_bridge": f"b{TAG}0",
             "bridge_prefix": f"b{TAG}-",  # + 10 characters of the id: at most 15
@@ -184,34 +183,8 @@ class NetShoald(Shoald):
             "default_subnet": default_subnet,
         }
 
-    def args(self) -> list[str]:
-        return ["--data-root", str(self.root / "data"), "--exec-root", str(self.root / "run"),
-                "--cgroup-parent", CGROUP_PARENT,
-                *[f"--network-opt={k}={v}" for k, v in self.opts.items()]]
-
-    def start(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
-        log = open(self.root / "shoald.log", "wb")
-        self.proc = subprocess.Popen([str(VENV_BIN / "shoald"), *self.args()],
-                                     stdout=log, stderr=subprocess.STDOUT)
-        wait_for_socket(self.sock, self.proc)
-
-    def stop(self) -> None:
-        """Remove containers, stop the daemon, then remove its kernel state (--teardown)."""
-        if self.proc and self.proc.poll() is None:
-            with contextlib.suppress(Exception):
-                api = Api(self.sock)
-                _, items = api.call("GET", "/containers/json?all=1")
-                for c in items or []:
-                    api.call("DELETE", f"/containers/{c['Id']}?force=1")
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if (self.root / "data").exists():
-            sh(str(VENV_BIN / "shoald"), *self.args(), "--teardown", check=False)
+    def extra_args(self) -> list[str]:
+        return [f"--network-opt={k}={v}" for k, v in self.opts.items()]
 
 
 def leftovers(d: NetShoald, root: Path) -> list[str]:

@@ -16,12 +16,7 @@ from typing import Any, Protocol
 
 from shoal.engine.containers.model import Container
 from shoal.engine.errors import EngineError
-
-LOCALHOST_HOSTS = (
-    "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
-    "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
-    "ff02::2\tip6-allrouters\n"
-)
+from shoal.engine.network import etcfiles
 
 
 class NetworksLike(Protocol):
@@ -56,13 +51,12 @@ def network_name(c: Container) -> str:
 
 
 def _host_resolv_conf() -> str:
+    """Return the host's resolver settings for a container (loopback servers dropped)."""
     try:
-        lines = Path("/etc/resolv.conf").read_text().splitlines()
+        text = Path("/etc/resolv.conf").read_text()
     except OSError:
-        return ""
-    keep = [ln for ln in lines
-            if not (ln.startswith("nameserver") and (" 127." in ln or " ::1" in ln))]
-    return "\n".join(keep) + "\n"
+        text = ""
+    return etcfiles.resolv_conf(text, embedded_dns=False)
 
 
 def _endpoints(c: Container) -> dict[str, Any]:
@@ -123,11 +117,11 @@ class ContainerNetworking:
         net = network_name(c)
         if net == "host":
             hosts = Path("/etc/hosts").read_text() if os.path.exists("/etc/hosts") \
-                else LOCALHOST_HOSTS
+                else etcfiles.LOCALHOST
             return Attachment("host", {"hosts": hosts, "hostname": os.uname().nodename + "\n",
                                        "resolv.conf": _host_resolv_conf()})
         if net == "none" or self.networks is None:
-            return Attachment("new", {"hosts": LOCALHOST_HOSTS + f"127.0.1.1\t{hostname}\n",
+            return Attachment("new", {"hosts": etcfiles.hosts(hostname, ["127.0.1.1"]),
                                       "hostname": hostname + "\n",
                                       "resolv.conf": _host_resolv_conf()})
         nets = self.networks

@@ -159,6 +159,32 @@ class ImageService:
             for d in new - used:
                 self.blobs.delete(d)
 
+    @contextlib.contextmanager
+    def ingest(self) -> Iterator[tuple[builtins.list[str], set[str]]]:
+        """Yield (pinned, new) for a caller writing blobs; release them when done.
+
+        Blobs put with ``pin=True, new=new`` and their digests appended to PINNED
+        survive until the block ends; those in NEW that no image then uses are
+        deleted, so a failed pull, push or build leaves nothing half-written.
+        """
+        pinned: builtins.list[str] = []
+        new: set[str] = set()
+        try:
+            yield pinned, new
+        finally:
+            self._release(pinned, new)
+
+    def add_image(
+        self,
+        config_digest: str,
+        layers: builtins.list[Layer],
+        manifest_digest: str,
+        names: builtins.list[Reference] | None = None,
+    ) -> Image:
+        """Record an image whose config, manifest and layer blobs are stored; tag it NAMES."""
+        with self._lock:
+            return self._add(config_digest, layers, manifest_digest, list(names or []))
+
     def import_rootfs(
         self,
         src: Source,

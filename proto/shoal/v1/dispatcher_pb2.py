@@ -27,7 +27,7 @@ from shoal.proto.shoal.v1 import objects_pb2 as shoal_dot_proto_dot_shoal_dot_v1
 from shoal.proto.shoal.v1 import types_pb2 as shoal_dot_proto_dot_shoal_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%shoal/proto/shoal/v1/dispatcher.proto\x12\x08shoal.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\"shoal/proto/shoal/v1/objects.proto\x1a shoal/proto/shoal/v1/types.proto\"T\n\x0eSessionRequest\x12.\n\x0b\x64\x65scription\x18\x01 \x01(\x0b\x32\x19.shoal.v1.NodeDescription\x12\x12\n\nsession_id\x18\x02 \x01(\t\"=\n\x0cWeightedPeer\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04\x61\x64\x64r\x18\x02 \x01(\t\x12\x0e\n\x06weight\x18\x03 \x01(\x03\"}\n\x0eSessionMessage\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x1c\n\x04node\x18\x02 \x01(\x0b\x32\x0e.shoal.v1.Node\x12(\n\x08managers\x18\x03 \x03(\x0b\x32\x16.shoal.v1.WeightedPeer\x12\x0f\n\x07root_ca\x18\x04 \x01(\x0c\"&\n\x10HeartbeatRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\">\n\x11HeartbeatResponse\x12)\n\x06period\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"(\n\x12\x41ssignmentsRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"|\n\nAssignment\x12\x1e\n\x04task\x18\x01 \x01(\x0b\x32\x0e.shoal.v1.TaskH\x00\x12\"\n\x06secret\x18\x02 \x01(\x0b\x32\x10.shoal.v1.SecretH\x00\x12\"\n\x06\x63onfig\x18\x03 \x01(\x0b\x32\x10.shoal.v1.ConfigH\x00\x42\x06\n\x04item\"\x91\x01\n\x10\x41ssignmentChange\x12(\n\nassignment\x18\x01 \x01(\x0b\x32\x14.shoal.v1.Assignment\x12\x31\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32!.shoal.v1.AssignmentChange.Action\" \n\x06\x41\x63tion\x12\n\n\x06UPDATE\x10\x00\x12\n\n\x06REMOVE\x10\x01\"\xab\x01\n\x12\x41ssignmentsMessage\x12/\n\x04type\x18\x01 \x01(\x0e\x32!.shoal.v1.AssignmentsMessage.Type\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12+\n\x07\x63hanges\x18\x03 \x03(\x0b\x32\x1a.shoal.v1.AssignmentChange\"%\n\x04Type\x12\x0c\n\x08\x43OMPLETE\x10\x00\x12\x0f\n\x0bINCREMENTAL\x10\x01\"I\n\x10TaskStatusUpdate\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12$\n\x06status\x18\x02 \x01(\x0b\x32\x14.shoal.v1.TaskStatus\"Z\n\x17UpdateTaskStatusRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12+\n\x07updates\x18\x02 \x03(\x0b\x32\x1a.shoal.v1.TaskStatusUpdate\"\x1a\n\x18UpdateTaskStatusResponse2\xbb\x02\n\nDispatcher\x12?\n\x07Session\x12\x18.shoal.v1.SessionRequest\x1a\x18.shoal.v1.SessionMessage0\x01\x12\x44\n\tHeartbeat\x12\x1a.shoal.v1.HeartbeatRequest\x1a\x1b.shoal.v1.HeartbeatResponse\x12K\n\x0b\x41ssignments\x12\x1c.shoal.v1.AssignmentsRequest\x1a\x1c.shoal.v1.AssignmentsMessage0\x01\x12Y\n\x10UpdateTaskStatus\x12!.shoal.v1.UpdateTaskStatusRequest\x1a\".shoal.v1.UpdateTaskStatusResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%shoal/proto/shoal/v1/dispatcher.proto\x12\x08shoal.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\"shoal/proto/shoal/v1/objects.proto\x1a shoal/proto/shoal/v1/types.proto\"T\n\x0eSessionRequest\x12.\n\x0b\x64\x65scription\x18\x01 \x01(\x0b\x32\x19.shoal.v1.NodeDescription\x12\x12\n\nsession_id\x18\x02 \x01(\t\"=\n\x0cWeightedPeer\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04\x61\x64\x64r\x18\x02 \x01(\t\x12\x0e\n\x06weight\x18\x03 \x01(\x03\"}\n\x0eSessionMessage\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12\x1c\n\x04node\x18\x02 \x01(\x0b\x32\x0e.shoal.v1.Node\x12(\n\x08managers\x18\x03 \x03(\x0b\x32\x16.shoal.v1.WeightedPeer\x12\x0f\n\x07root_ca\x18\x04 \x01(\x0c\"&\n\x10HeartbeatRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\">\n\x11HeartbeatResponse\x12)\n\x06period\x18\x01 \x01(\x0b\x32\x19.google.protobuf.Duration\"(\n\x12\x41ssignmentsRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\"\xa7\x01\n\nAssignment\x12\x1e\n\x04task\x18\x01 \x01(\x0b\x32\x0e.shoal.v1.TaskH\x00\x12\"\n\x06secret\x18\x02 \x01(\x0b\x32\x10.shoal.v1.SecretH\x00\x12\"\n\x06\x63onfig\x18\x03 \x01(\x0b\x32\x10.shoal.v1.ConfigH\x00\x12)\n\x07network\x18\x04 \x01(\x0b\x32\x16.shoal.v1.NetworkStateH\x00\x42\x06\n\x04item\"\x89\x02\n\x0cNetworkState\x12\x12\n\nnetwork_id\x18\x01 \x01(\t\x12\"\n\x07network\x18\x02 \x01(\x0b\x32\x11.shoal.v1.Network\x12\x15\n\rlocal_address\x18\x03 \x01(\t\x12$\n\x05peers\x18\x04 \x03(\x0b\x32\x15.shoal.v1.NetworkPeer\x12+\n\tendpoints\x18\x05 \x03(\x0b\x32\x18.shoal.v1.RemoteEndpoint\x12)\n\x08services\x18\x06 \x03(\x0b\x32\x17.shoal.v1.ServiceRecord\x12,\n\ringress_ports\x18\x07 \x03(\x0b\x32\x15.shoal.v1.IngressPort\",\n\x0bNetworkPeer\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0c\n\x04\x61\x64\x64r\x18\x02 \x01(\t\"M\n\x0eRemoteEndpoint\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12\n\n\x02ip\x18\x02 \x01(\t\x12\x0b\n\x03mac\x18\x03 \x01(\t\x12\x11\n\tnode_addr\x18\x04 \x01(\t\"\x86\x01\n\rServiceRecord\x12\x12\n\nservice_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0b\n\x03vip\x18\x03 \x01(\t\x12\x10\n\x08task_ips\x18\x04 \x03(\t\x12\x0f\n\x07\x61liases\x18\x05 \x03(\t\x12#\n\x05ports\x18\x06 \x03(\x0b\x32\x14.shoal.v1.PortConfig\"\x91\x01\n\x0bIngressPort\x12\x12\n\nservice_id\x18\x01 \x01(\t\x12/\n\x08protocol\x18\x02 \x01(\x0e\x32\x1d.shoal.v1.PortConfig.Protocol\x12\x16\n\x0epublished_port\x18\x03 \x01(\r\x12\x13\n\x0btarget_port\x18\x04 \x01(\r\x12\x10\n\x08\x62\x61\x63kends\x18\x05 \x03(\t\"\x91\x01\n\x10\x41ssignmentChange\x12(\n\nassignment\x18\x01 \x01(\x0b\x32\x14.shoal.v1.Assignment\x12\x31\n\x06\x61\x63tion\x18\x02 \x01(\x0e\x32!.shoal.v1.AssignmentChange.Action\" \n\x06\x41\x63tion\x12\n\n\x06UPDATE\x10\x00\x12\n\n\x06REMOVE\x10\x01\"\xab\x01\n\x12\x41ssignmentsMessage\x12/\n\x04type\x18\x01 \x01(\x0e\x32!.shoal.v1.AssignmentsMessage.Type\x12\x10\n\x08sequence\x18\x02 \x01(\x04\x12+\n\x07\x63hanges\x18\x03 \x03(\x0b\x32\x1a.shoal.v1.AssignmentChange\"%\n\x04Type\x12\x0c\n\x08\x43OMPLETE\x10\x00\x12\x0f\n\x0bINCREMENTAL\x10\x01\"I\n\x10TaskStatusUpdate\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12$\n\x06status\x18\x02 \x01(\x0b\x32\x14.shoal.v1.TaskStatus\"Z\n\x17UpdateTaskStatusRequest\x12\x12\n\nsession_id\x18\x01 \x01(\t\x12+\n\x07updates\x18\x02 \x03(\x0b\x32\x1a.shoal.v1.TaskStatusUpdate\"\x1a\n\x18UpdateTaskStatusResponse2\xbb\x02\n\nDispatcher\x12?\n\x07Session\x12\x18.shoal.v1.SessionRequest\x1a\x18.shoal.v1.SessionMessage0\x01\x12\x44\n\tHeartbeat\x12\x1a.shoal.v1.HeartbeatRequest\x1a\x1b.shoal.v1.HeartbeatResponse\x12K\n\x0b\x41ssignments\x12\x1c.shoal.v1.AssignmentsRequest\x1a\x1c.shoal.v1.AssignmentsMessage0\x01\x12Y\n\x10UpdateTaskStatus\x12!.shoal.v1.UpdateTaskStatusRequest\x1a\".shoal.v1.UpdateTaskStatusResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,22 +46,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HEARTBEATRESPONSE']._serialized_end=531
   _globals['_ASSIGNMENTSREQUEST']._serialized_start=533
   _globals['_ASSIGNMENTSREQUEST']._serialized_end=573
-  _globals['_ASSIGNMENT']._serialized_start=575
-  _globals['_ASSIGNMENT']._serialized_end=699
-  _globals['_ASSIGNMENTCHANGE']._serialized_start=702
-  _globals['_ASSIGNMENTCHANGE']._serialized_end=847
-  _globals['_ASSIGNMENTCHANGE_ACTION']._serialized_start=815
-  _globals['_ASSIGNMENTCHANGE_ACTION']._serialized_end=847
-  _globals['_ASSIGNMENTSMESSAGE']._serialized_start=850
-  _globals['_ASSIGNMENTSMESSAGE']._serialized_end=1021
-  _globals['_ASSIGNMENTSMESSAGE_TYPE']._serialized_start=984
-  _globals['_ASSIGNMENTSMESSAGE_TYPE']._serialized_end=1021
-  _globals['_TASKSTATUSUPDATE']._serialized_start=1023
-  _globals['_TASKSTATUSUPDATE']._serialized_end=1096
-  _globals['_UPDATETASKSTATUSREQUEST']._serialized_start=1098
-  _globals['_UPDATETASKSTATUSREQUEST']._serialized_end=1188
-  _globals['_UPDATETASKSTATUSRESPONSE']._serialized_start=1190
-  _globals['_UPDATETASKSTATUSRESPONSE']._serialized_end=1216
-  _globals['_DISPATCHER']._serialized_start=1219
-  _globals['_DISPATCHER']._serialized_end=1534
+  _globals['_ASSIGNMENT']._serialized_start=576
+  _globals['_ASSIGNMENT']._serialized_end=743
+  _globals['_NETWORKSTATE']._serialized_start=746
+  _globals['_NETWORKSTATE']._serialized_end=1011
+  _globals['_NETWORKPEER']._serialized_start=1013
+  _globals['_NETWORKPEER']._serialized_end=1057
+  _globals['_REMOTEENDPOINT']._serialized_start=1059
+  _globals['_REMOTEENDPOINT']._serialized_end=1136
+  _globals['_SERVICERECORD']._serialized_start=1139
+  _globals['_SERVICERECORD']._serialized_end=1273
+  _globals['_INGRESSPORT']._serialized_start=1276
+  _globals['_INGRESSPORT']._serialized_end=1421
+  _globals['_ASSIGNMENTCHANGE']._serialized_start=1424
+  _globals['_ASSIGNMENTCHANGE']._serialized_end=1569
+  _globals['_ASSIGNMENTCHANGE_ACTION']._serialized_start=1537
+  _globals['_ASSIGNMENTCHANGE_ACTION']._serialized_end=1569
+  _globals['_ASSIGNMENTSMESSAGE']._serialized_start=1572
+  _globals['_ASSIGNMENTSMESSAGE']._serialized_end=1743
+  _globals['_ASSIGNMENTSMESSAGE_TYPE']._serialized_start=1706
+  _globals['_ASSIGNMENTSMESSAGE_TYPE']._serialized_end=1743
+  _globals['_TASKSTATUSUPDATE']._serialized_start=1745
+  _globals['_TASKSTATUSUPDATE']._serialized_end=1818
+  _globals['_UPDATETASKSTATUSREQUEST']._serialized_start=1820
+  _globals['_UPDATETASKSTATUSREQUEST']._serialized_end=1910
+  _globals['_UPDATETASKSTATUSRESPONSE']._serialized_start=1912
+  _globals['_UPDATETASKSTATUSRESPONSE']._serialized_end=1938
+  _globals['_DISPATCHER']._serialized_start=1941
+  _globals['_DISPATCHER']._serialized_end=2256
 # @@protoc_insertion_point(module_scope)

@@ -61,14 +61,84 @@ class AssignmentsRequest(_message.Message):
     def __init__(self, session_id: _Optional[str] = ...) -> None: ...
 
 class Assignment(_message.Message):
-    __slots__ = ("task", "secret", "config")
+    __slots__ = ("task", "secret", "config", "network")
     TASK_FIELD_NUMBER: _ClassVar[int]
     SECRET_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_FIELD_NUMBER: _ClassVar[int]
     task: _objects_pb2.Task
     secret: _objects_pb2.Secret
     config: _objects_pb2.Config
-    def __init__(self, task: _Optional[_Union[_objects_pb2.Task, _Mapping]] = ..., secret: _Optional[_Union[_objects_pb2.Secret, _Mapping]] = ..., config: _Optional[_Union[_objects_pb2.Config, _Mapping]] = ...) -> None: ...
+    network: NetworkState
+    def __init__(self, task: _Optional[_Union[_objects_pb2.Task, _Mapping]] = ..., secret: _Optional[_Union[_objects_pb2.Secret, _Mapping]] = ..., config: _Optional[_Union[_objects_pb2.Config, _Mapping]] = ..., network: _Optional[_Union[NetworkState, _Mapping]] = ...) -> None: ...
+
+class NetworkState(_message.Message):
+    __slots__ = ("network_id", "network", "local_address", "peers", "endpoints", "services", "ingress_ports")
+    NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    PEERS_FIELD_NUMBER: _ClassVar[int]
+    ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    SERVICES_FIELD_NUMBER: _ClassVar[int]
+    INGRESS_PORTS_FIELD_NUMBER: _ClassVar[int]
+    network_id: str
+    network: _objects_pb2.Network
+    local_address: str
+    peers: _containers.RepeatedCompositeFieldContainer[NetworkPeer]
+    endpoints: _containers.RepeatedCompositeFieldContainer[RemoteEndpoint]
+    services: _containers.RepeatedCompositeFieldContainer[ServiceRecord]
+    ingress_ports: _containers.RepeatedCompositeFieldContainer[IngressPort]
+    def __init__(self, network_id: _Optional[str] = ..., network: _Optional[_Union[_objects_pb2.Network, _Mapping]] = ..., local_address: _Optional[str] = ..., peers: _Optional[_Iterable[_Union[NetworkPeer, _Mapping]]] = ..., endpoints: _Optional[_Iterable[_Union[RemoteEndpoint, _Mapping]]] = ..., services: _Optional[_Iterable[_Union[ServiceRecord, _Mapping]]] = ..., ingress_ports: _Optional[_Iterable[_Union[IngressPort, _Mapping]]] = ...) -> None: ...
+
+class NetworkPeer(_message.Message):
+    __slots__ = ("node_id", "addr")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDR_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    addr: str
+    def __init__(self, node_id: _Optional[str] = ..., addr: _Optional[str] = ...) -> None: ...
+
+class RemoteEndpoint(_message.Message):
+    __slots__ = ("task_id", "ip", "mac", "node_addr")
+    TASK_ID_FIELD_NUMBER: _ClassVar[int]
+    IP_FIELD_NUMBER: _ClassVar[int]
+    MAC_FIELD_NUMBER: _ClassVar[int]
+    NODE_ADDR_FIELD_NUMBER: _ClassVar[int]
+    task_id: str
+    ip: str
+    mac: str
+    node_addr: str
+    def __init__(self, task_id: _Optional[str] = ..., ip: _Optional[str] = ..., mac: _Optional[str] = ..., node_addr: _Optional[str] = ...) -> None: ...
+
+class ServiceRecord(_message.Message):
+    __slots__ = ("service_id", "name", "vip", "task_ips", "aliases", "ports")
+    SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VIP_FIELD_NUMBER: _ClassVar[int]
+    TASK_IPS_FIELD_NUMBER: _ClassVar[int]
+    ALIASES_FIELD_NUMBER: _ClassVar[int]
+    PORTS_FIELD_NUMBER: _ClassVar[int]
+    service_id: str
+    name: str
+    vip: str
+    task_ips: _containers.RepeatedScalarFieldContainer[str]
+    aliases: _containers.RepeatedScalarFieldContainer[str]
+    ports: _containers.RepeatedCompositeFieldContainer[_types_pb2.PortConfig]
+    def __init__(self, service_id: _Optional[str] = ..., name: _Optional[str] = ..., vip: _Optional[str] = ..., task_ips: _Optional[_Iterable[str]] = ..., aliases: _Optional[_Iterable[str]] = ..., ports: _Optional[_Iterable[_Union[_types_pb2.PortConfig, _Mapping]]] = ...) -> None: ...
+
+class IngressPort(_message.Message):
+    __slots__ = ("service_id", "protocol", "published_port", "target_port", "backends")
+    SERVICE_ID_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    PUBLISHED_PORT_FIELD_NUMBER: _ClassVar[int]
+    TARGET_PORT_FIELD_NUMBER: _ClassVar[int]
+    BACKENDS_FIELD_NUMBER: _ClassVar[int]
+    service_id: str
+    protocol: _types_pb2.PortConfig.Protocol
+    published_port: int
+    target_port: int
+    backends: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, service_id: _Optional[str] = ..., protocol: _Optional[_Union[_types_pb2.PortConfig.Protocol, str]] = ..., published_port: _Optional[int] = ..., target_port: _Optional[int] = ..., backends: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AssignmentChange(_message.Message):
     __slots__ = ("assignment", "action")

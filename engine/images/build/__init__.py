@@ -1,0 +1,1 @@
+"""Build images from Dockerfiles: parsing, build contexts, COPY/ADD, and the builder."""

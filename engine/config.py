@@ -16,6 +16,9 @@ class EngineConfig:
     socket:        the REST API's UNIX socket (mode 0600 root only).
     cgroup_parent: cgroup under which each container gets <cgroup_parent>/<id>.
     stop_timeout:  default grace period in seconds between the stop signal and SIGKILL.
+    insecure_registries: registries ("host:port" or a CIDR) reached over plain HTTP,
+                   like dockerd's --insecure-registry (loopback always is).
+    certs_dir:     per-registry TLS files, <certs_dir>/<host:port>/ca.crt (Docker's certs.d).
     """
 
     data_root: Path = Path("/var/lib/shoal")
@@ -24,6 +27,8 @@ class EngineConfig:
     cgroup_parent: str = "shoal"
     stop_timeout: int = 10
     tcp: str | None = None
+    insecure_registries: list[str] = field(default_factory=list)
+    certs_dir: Path = Path("/etc/shoal/certs.d")
     extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -32,6 +37,7 @@ class EngineConfig:
         if self.socket is None:
             self.socket = self.run_root / "shoal.sock"
         self.socket = Path(self.socket)
+        self.certs_dir = Path(self.certs_dir)
 
     @classmethod
     def from_env(cls) -> EngineConfig:
@@ -43,6 +49,8 @@ class EngineConfig:
             kw["run_root"] = Path(v)
         if v := os.environ.get("SHOAL_CGROUP_PARENT"):
             kw["cgroup_parent"] = v
+        if v := os.environ.get("SHOAL_CERTS_DIR"):
+            kw["certs_dir"] = Path(v)
         return cls(**kw)  # type: ignore[arg-type]
 
     @property

@@ -39,6 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--network-opt", action="append", default=[], metavar="KEY=VALUE",
                    help="network option: default_subnet, pools, mtu, dns_forward, "
                         "bridge_prefix, veth_prefix, chain_prefix, rule_tag")
+    p.add_argument("--insecure-registry", action="append", default=[], metavar="HOST[:PORT]",
+                   help="registry reached over plain HTTP (repeatable; a CIDR is allowed)")
     p.add_argument("--teardown", action="store_true",
                    help="remove what a stopped daemon left in the kernel for this data/run "
                         "root (bridges, veths, firewall rules, netns, cgroup parent) and exit")
@@ -60,6 +62,7 @@ def config_from_args(args: argparse.Namespace) -> EngineConfig:
         cfg.socket = Path(args.host[len("unix://"):])
     if args.cgroup_parent:
         cfg.cgroup_parent = args.cgroup_parent
+    cfg.insecure_registries.extend(args.insecure_registry)
     if args.bridge:
         cfg.extra["network.default_bridge"] = args.bridge
     for opt in args.network_opt:

@@ -12,6 +12,7 @@ from pathlib import Path
 from shoal.engine.config import EngineConfig
 from shoal.engine.containers.execs import ExecService
 from shoal.engine.containers.service import ContainerService
+from shoal.engine.images.registry.service import RegistryService
 from shoal.engine.images.service import ImageService
 from shoal.engine.network.service import NetworkService
 from shoal.engine.runtime.cgroups import CgroupManager
@@ -28,6 +29,9 @@ class Engine:
         for d in (config.data_root, config.run_root, config.containers_root, config.shims_root):
             d.mkdir(parents=True, exist_ok=True)
         self.images = ImageService(config.images_root)
+        self.registry = RegistryService(
+            self.images, config.insecure_registries, config.certs_dir
+        )
         self.snapshots = Snapshotter(config.snapshots_root, self.images)
         self.cgroups = CgroupManager()
         self.runtime = Runtime(config.shims_root, self.cgroups)

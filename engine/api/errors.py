@@ -10,9 +10,17 @@ from shoal.engine.errors import (
     NotModified,
     SystemFailure,
 )
+from shoal.engine.images.registry.errors import (
+    RegistryError,
+    RegistryNotFound,
+    Unauthorized,
+)
 
 _STATUS: list[tuple[type[EngineError], int]] = [
     (NotModified, 304),
+    (Unauthorized, 401),
+    (RegistryNotFound, 404),
+    (RegistryError, 500),  # the registry failed, not the caller: before InvalidArgument
     (InvalidArgument, 400),
     (NotFound, 404),
     (Conflict, 409),

@@ -1,4 +1,4 @@
-"""Image routes of the Docker Engine API (import, load, save, list, inspect, tag, remove)."""
+"""Image routes of the Docker Engine API (import, pull, push, auth, load, save, list, ...)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,18 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from shoal.engine.api.app import ENGINE_KEY, add, json_response, qbool
-from shoal.engine.errors import InvalidArgument, NotFound
+from shoal.engine.api.app import ENGINE_KEY, add, body_json, json_response, qbool
+from shoal.engine.errors import EngineError, InvalidArgument
+from shoal.engine.images.registry import credentials
+from shoal.engine.images.registry import progress as pg
+
+Job = Callable[[pg.Emit], Awaitable[Any]]
 
 
 async def _spool(request: web.Request, directory: Path) -> Path:
@@ -34,15 +39,81 @@ def _stream_line(data: dict[str, Any]) -> bytes:
     return json.dumps(data).encode() + b"\n"
 
 
+async def _progress(request: web.Request, job: Job) -> web.StreamResponse:
+    """Run JOB, streaming the messages it emits as Docker's JSON lines.
+
+    The status line is sent with the first message: an error raised before it
+    (bad credentials, unknown manifest) is an HTTP error status; one raised
+    later is an "errorDetail" message, as dockerd does.
+    """
+    queue: asyncio.Queue[pg.Message | None] = asyncio.Queue()
+    task = asyncio.ensure_future(job(queue.put_nowait))
+    task.add_done_callback(lambda _t: queue.put_nowait(None))
+    try:
+        msg = await queue.get()
+        if msg is None:
+            task.result()
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await resp.prepare(request)
+        while msg is not None:
+            await resp.write(_stream_line(msg))
+            msg = await queue.get()
+        exc = task.exception()
+    except BaseException:
+        task.cancel()
+        raise
+    if exc is not None:
+        text = str(exc) if isinstance(exc, EngineError) else f"internal error: {exc!r}"
+        await resp.write(_stream_line(pg.error(text)))
+    await resp.write_eof()
+    return resp
+
+
+def _pull_reference(q: Any) -> str:
+    image, tag = q.get("fromImage", ""), q.get("tag", "")
+    if not tag or "@" in image:
+        return str(image)
+    if ":" in tag:  # a digest
+        return f"{image}@{tag}"
+    last = image.rsplit("/", 1)[-1]
+    if ":" in last:
+        raise InvalidArgument(f"fromImage {image!r} already has a tag; tag={tag!r} conflicts")
+    return f"{image}:{tag}"
+
+
+async def pull(request: web.Request) -> web.StreamResponse:
+    """POST /images/create?fromImage=NAME&tag=TAG|DIGEST: pull from a registry."""
+    engine = request.app[ENGINE_KEY]
+    platform = request.query.get("platform", "")
+    if platform and platform not in ("linux/amd64", "linux"):
+        raise InvalidArgument(f"platform {platform!r} is not supported (linux/amd64 only)")
+    ref = _pull_reference(request.query)
+    creds = credentials.from_header(request.headers.get("X-Registry-Auth"))
+    return await _progress(request, lambda emit: engine.registry.pull(ref, creds, emit))
+
+
+async def push(request: web.Request) -> web.StreamResponse:
+    """POST /images/{name}/push?tag=TAG: push to a registry (every tag when TAG is empty)."""
+    engine = request.app[ENGINE_KEY]
+    name, tag = request.match_info["name"], request.query.get("tag", "")
+    creds = credentials.from_header(request.headers.get("X-Registry-Auth"))
+    engine.registry.push_targets(name, tag)  # 404/400 before any byte is sent
+    return await _progress(request, lambda emit: engine.registry.push(name, tag, creds, emit))
+
+
+async def auth(request: web.Request) -> web.Response:
+    """POST /auth: check credentials against their registry (docker login)."""
+    creds = credentials.from_dict(await body_json(request))
+    status = await request.app[ENGINE_KEY].registry.login(creds)
+    return json_response({"Status": status, "IdentityToken": ""})
+
+
 async def create(request: web.Request) -> web.StreamResponse:
-    """POST /images/create: `fromSrc=-` imports a rootfs tarball (docker import)."""
+    """POST /images/create: `fromImage` pulls; `fromSrc=-` imports a rootfs tarball."""
     engine = request.app[ENGINE_KEY]
     q = request.query
     if q.get("fromImage"):
-        raise NotFound(
-            f"pull access denied for {q['fromImage']}: pulling from a registry is not "
-            "supported by this engine yet; use `shoal load` or `shoal import`"
-        )
+        return await pull(request)
     src = q.get("fromSrc")
     if src != "-":
         raise InvalidArgument("only fromSrc=- (the request body) is supported for import")
@@ -157,4 +228,6 @@ def register(app: web.Application) -> None:
     add(app, "GET", "/images/{name:.+}/history", history)
     add(app, "GET", "/images/{name:.+}/get", save_one)
     add(app, "POST", "/images/{name:.+}/tag", tag)
+    add(app, "POST", "/images/{name:.+}/push", push)
+    add(app, "POST", "/auth", auth)
     add(app, "DELETE", "/images/{name:.+}", remove)

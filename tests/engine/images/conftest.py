@@ -38,3 +38,39 @@ def small_rootfs() -> bytes:
 @pytest.fixture
 def tar_factory() -> Callable[..., bytes]:
     return testlib.make_tar
+
+
+def _load_registry_fixture():
+    path = Path(__file__).with_name("registry_fixture.py")
+    spec = importlib.util.spec_from_file_location("registry_fixture", path)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["registry_fixture"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+registry_fixture = _load_registry_fixture()
+
+
+@pytest.fixture(scope="module")
+def registry(tmp_path_factory: pytest.TempPathFactory):
+    """A plain-HTTP docker-registry on loopback, for the module's tests."""
+    reg = registry_fixture.Registry(tmp_path_factory.mktemp("registry")).start()
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture
+def registry_factory(tmp_path: Path):
+    """Start registries of any variant ("plain", "htpasswd", "tls", "token"); stop them after."""
+    started = []
+
+    def start(variant: str = "plain"):
+        reg = registry_fixture.Registry(tmp_path / f"registry-{variant}-{len(started)}", variant)
+        started.append(reg)
+        return reg.start()
+
+    yield start
+    for reg in started:
+        reg.stop()

@@ -1,0 +1,1 @@
+"""Registry client: pull, push and login over the OCI distribution protocol."""

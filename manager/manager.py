@@ -113,6 +113,7 @@ class Manager:
 
     async def _lead(self, term: Term) -> None:
         """Run the leader's loops until the term ends (this task is then cancelled)."""
+        from shoal.manager.allocator.attachments import Allocator
         from shoal.manager.allocator.reaper import NetworkReaper
         from shoal.manager.orchestrator.global_ import GlobalOrchestrator
         from shoal.manager.orchestrator.reaper import TaskReaper
@@ -124,6 +125,7 @@ class Manager:
         self.is_leader = True
         await self._mark_leader(True)
         self.leader_loops = [
+            Allocator(self.store),
             ReplicatedOrchestrator(self.store),
             GlobalOrchestrator(self.store),
             Scheduler(self.store),

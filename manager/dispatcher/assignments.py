@@ -6,6 +6,9 @@ number of connected nodes (no per-node subscription, no per-node polling).
 Each stream keeps its pending changes keyed by task id, so a burst of
 changes to the same task is sent once, and many tasks go in one message.
 
+The same streams carry each node's NetworkStates (netstates.py pushes
+them, keyed "network:<id>" so they never collide with task ids).
+
 A task is sent once the scheduler has assigned it (status >= ASSIGNED, as in
 SwarmKit: below that it may not fit the node); changes that touch only its
 status (the agent's own reports) are not echoed back.
@@ -21,7 +24,11 @@ from typing import Any
 
 from shoal.manager.dispatcher.errors import DispatcherError
 from shoal.manager.store import Action, Event, Store, Subscription
-from shoal.proto.shoal.v1.dispatcher_pb2 import AssignmentChange, AssignmentsMessage
+from shoal.proto.shoal.v1.dispatcher_pb2 import (
+    AssignmentChange,
+    AssignmentsMessage,
+    NetworkState,
+)
 from shoal.proto.shoal.v1.objects_pb2 import Task
 from shoal.proto.shoal.v1.types_pb2 import TaskState
 
@@ -78,6 +85,11 @@ class AssignmentStream:
         self._pending[task.id] = (action, task)
         self._wake.set()
 
+    def push_network(self, action: int, state: NetworkState) -> None:
+        """Queue STATE (UPDATE: the whole new state; REMOVE: the node leaves it)."""
+        self._pending["network:" + state.network_id] = (action, state)
+        self._wake.set()
+
     def close(self, error: BaseException | None = None) -> None:
         """End the stream; with ERROR, the stream raises it after what is pending."""
         self.closed = True
@@ -88,15 +100,22 @@ class AssignmentStream:
         self.sequence += 1
         self.on_message()
         msg = AssignmentsMessage(type=kind, sequence=self.sequence)  # type: ignore[arg-type]
-        for action, task in items:
+        for action, item in items:
             change = msg.changes.add()
             change.action = action  # type: ignore[assignment]  # an Action value
-            change.assignment.task.CopyFrom(task)
+            if isinstance(item, NetworkState):
+                change.assignment.network.CopyFrom(item)
+            else:
+                change.assignment.task.CopyFrom(item)
         return msg
 
-    async def messages(self, complete: list[Any]) -> AsyncIterator[AssignmentsMessage]:
-        """Yield the COMPLETE message, then INCREMENTAL ones until closed."""
-        yield self._message(AssignmentsMessage.COMPLETE, [(UPDATE, t) for t in complete])
+    async def messages(
+        self, complete: list[Any], networks: list[NetworkState] | None = None
+    ) -> AsyncIterator[AssignmentsMessage]:
+        """Yield the COMPLETE message (tasks, then NETWORKS), then INCREMENTAL ones until closed."""
+        items: list[tuple[int, Any]] = [(UPDATE, t) for t in complete]
+        items += [(UPDATE, n) for n in networks or ()]
+        yield self._message(AssignmentsMessage.COMPLETE, items)
         while True:
             await self._wake.wait()
             if not self.closed and self.batch_interval > 0:
@@ -172,6 +191,11 @@ class AssignmentRouter:
 
     def streams_of(self, node_id: str) -> int:
         return len(self._streams.get(node_id, ()))
+
+    def push_network(self, node_id: str, action: int, state: NetworkState) -> None:
+        """Queue a NetworkState change for every open stream of NODE_ID."""
+        for s in self._streams.get(node_id, ()):
+            s.push_network(action, state)
 
     async def _run(self) -> None:
         assert self._sub is not None

@@ -19,6 +19,9 @@ class DispatcherConfig:
     assignment_batch_interval: how long an assignment stream waits after a change
                        to send the changes that follow with it (coalescing bursts).
     max_changes_per_message: an INCREMENTAL message carries at most this many changes.
+    network_state_interval: how long network changes are gathered before the
+                       NetworkStates of the networks they touch are computed
+                       again and their differences sent (seconds).
     expire_unknown_nodes: at start, nodes the store shows READY get one grace
                        window to open a session here before they are written DOWN
                        (a node kept alive by another manager's dispatcher is
@@ -32,4 +35,5 @@ class DispatcherConfig:
     node_flush_interval: float = 0.02
     assignment_batch_interval: float = 0.02
     max_changes_per_message: int = 2000
+    network_state_interval: float = 0.15
     expire_unknown_nodes: bool = True

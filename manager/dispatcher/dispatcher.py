@@ -28,6 +28,7 @@ from shoal.manager.dispatcher.errors import (
     SessionInvalid,
 )
 from shoal.manager.dispatcher.liveness import Liveness
+from shoal.manager.dispatcher.netstates import NetworkStates
 from shoal.manager.dispatcher.status import StatusWriter
 from shoal.manager.store import Action, Store, Subscription
 from shoal.proto.shoal.v1.dispatcher_pb2 import (
@@ -80,6 +81,7 @@ class Dispatcher:
         self.router = AssignmentRouter(
             store, self.config.assignment_batch_interval, self.config.max_changes_per_message
         )
+        self.networks = NetworkStates(store, self.router, self.config.network_state_interval)
         self._sessions: dict[str, _Session] = {}
         self._node_sub: Subscription | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -94,6 +96,7 @@ class Dispatcher:
         self.nodes.start()
         self.status.start()
         self.router.start()
+        self.networks.start()
         self._node_sub = self.store.subscribe(Node)
         if self.config.expire_unknown_nodes:
             ttl = self.heartbeat_period() * self.config.grace_multiplier
@@ -121,6 +124,7 @@ class Dispatcher:
         for s in list(self._sessions.values()):
             s.end(DispatcherStopped("the manager is stopping"))
         self._sessions.clear()
+        await self.networks.stop()
         await self.router.stop()
         await self.status.stop()
         await self.nodes.stop()
@@ -206,8 +210,9 @@ class Dispatcher:
         """Yield the node's COMPLETE task set, then INCREMENTAL changes, numbered from 1."""
         self._session_of(node_id, session_id)
         stream, complete = self.router.open(node_id)
+        networks = self.networks.for_node(node_id)
         try:
-            async for msg in stream.messages(complete):
+            async for msg in stream.messages(complete, networks):
                 yield msg
         finally:
             self.router.close(stream)
@@ -248,6 +253,8 @@ class Dispatcher:
             "status_conflicts": self.status.batcher.conflicts,
             "status_ignored": self.status.ignored,
             "assignment_messages": self.router.messages_sent,
+            "network_computations": self.networks.computations,
+            "network_changes": self.networks.changes_sent,
             "expired": self.expired,
         }
 

@@ -15,7 +15,7 @@ from typing import Any
 from shoal.manager.store import Action, new_id
 from shoal.proto.shoal.v1.objects_pb2 import Node, NodeStatus, Service, Task
 from shoal.proto.shoal.v1.specs_pb2 import NodeSpec
-from shoal.proto.shoal.v1.types_pb2 import NetworkAttachmentConfig, TaskState
+from shoal.proto.shoal.v1.types_pb2 import NetworkAttachmentConfig, PortConfig, TaskState
 
 NEW = TaskState.NEW
 PENDING = TaskState.PENDING
@@ -32,10 +32,13 @@ NODE_DOWN = NodeStatus.DOWN
 DRAIN = NodeSpec.DRAIN
 ACTIVE = NodeSpec.ACTIVE
 
-# What the orchestrator writes as a new task's status. There is no allocator
-# work for bridge and host-port tasks yet, so tasks skip NEW and go straight to
-# the scheduler (docs/scheduler.md).
+# What the orchestrator writes as a new task's status. A task that needs
+# addresses (it uses a cluster network or publishes an ingress port) is
+# written NEW for the allocator (manager/allocator/attachments.py), which
+# moves it to PENDING; the others go straight to the scheduler
+# (docs/scheduler.md).
 PENDING_MESSAGE = "pending task scheduling"
+ALLOCATION_MESSAGE = "pending task allocation"
 
 
 def is_terminal(task: Any) -> bool:
@@ -154,10 +157,19 @@ def new_task(
         t.log_driver.CopyFrom(cluster.spec.task_defaults.log_driver)
     if networks:
         attach(t, list(service.spec.task.networks) or list(service.spec.networks), networks)
-    t.status.state = PENDING
-    t.status.message = PENDING_MESSAGE
+    if t.networks or needs_ingress(t):
+        t.status.state = NEW
+        t.status.message = ALLOCATION_MESSAGE
+    else:
+        t.status.state = PENDING
+        t.status.message = PENDING_MESSAGE
     t.status.timestamp.FromNanoseconds(time.time_ns())
     return t
+
+
+def needs_ingress(task: Task) -> bool:
+    """Return whether TASK publishes a port in ingress mode (the allocator attaches it)."""
+    return any(p.publish_mode == PortConfig.INGRESS for p in task.endpoint.ports)
 
 
 def attach(task: Task, wanted: list[NetworkAttachmentConfig], networks: dict[str, Any]) -> None:

@@ -46,6 +46,7 @@ _RUN = "shoal.cli.commands.run"
 _CT = "shoal.cli.commands.containers"
 _EX = "shoal.cli.commands.exec"
 _IM = "shoal.cli.commands.images"
+_REG = "shoal.cli.commands.registry_cmds"
 _SYS = "shoal.cli.commands.system"
 _NET = "shoal.cli.commands.network"
 _VOL = "shoal.cli.commands.volume"
@@ -78,6 +79,7 @@ _IMAGE = {
     "load": Entry(_IM, "load", "Load an image from a tar archive or STDIN"),
     "ls": Entry(_IM, "images", "List images"),
     "pull": Entry(_IM, "pull", "Download an image from a registry"),
+    "push": Entry(_REG, "push", "Upload an image to a registry"),
     "rm": Entry(_IM, "rmi", "Remove one or more images"),
     "save": Entry(_IM, "save",
                   "Save one or more images to a tar archive (streamed to STDOUT by default)"),
@@ -121,6 +123,9 @@ COMMANDS: dict[str, Entry] = {
     "ps": _CONTAINER["ls"],
     "images": _IMAGE["ls"],
     "pull": _IMAGE["pull"],
+    "push": _IMAGE["push"],
+    "login": Entry(_REG, "login", "Log in to a registry"),
+    "logout": Entry(_REG, "logout", "Log out from a registry"),
     "info": _SYSTEM["info"],
     "version": Entry(_SYS, "version", "Show the shoal version information"),
     "attach": _CONTAINER["attach"],

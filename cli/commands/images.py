@@ -50,10 +50,12 @@ def display_messages(ctx: Context, messages: Iterable[dict[str, Any]], *,
 
 def pull_image(ctx: Context, ref: str, *, quiet: bool = False, to_stderr: bool = False,
                platform: str = "") -> None:
-    """POST /images/create?fromImage=NAME&tag=TAG and show its progress."""
+    """POST /images/create?fromImage=NAME&tag=TAG (with stored credentials); show progress."""
+    from .registry_cmds import auth_header
+
     name, tag = o.split_reference(ref)
     params = {"fromImage": name, "tag": tag, "platform": platform or None}
-    resp = ctx.client.request("POST", "/images/create", params)
+    resp = ctx.client.request("POST", "/images/create", params, headers=auth_header(ref))
     display_messages(ctx, resp.iter_json(), to_stderr=to_stderr, quiet=quiet)
 
 

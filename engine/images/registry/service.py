@@ -141,6 +141,9 @@ class RegistryService:
                                                     img, str(target.tag), emit)
                 finally:
                     self.images.blobs.unpin(pinned)
+            # like dockerd: the pushed manifest's digest becomes a RepoDigest of the image
+            self.images.add_image(img.id, img.layers, img.manifest_digest,
+                                  [target.with_digest(digest)])
             emit(pg.status(f"{target.tag}: digest: {digest} size: {size}"))
             emit({"progressDetail": {},
                   "aux": {"Tag": target.tag, "Digest": digest, "Size": size}})

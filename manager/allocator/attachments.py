@@ -67,6 +67,9 @@ class Allocator(Reconciler):
         self._services: set[str] = set()
         self._nodes: set[str] = set()
         self._blocked: set[str] = set()  # NEW tasks waiting for a free address
+        # the ingress network is made once per term: a user may remove it on
+        # purpose (to make another with `network create --ingress`)
+        self._ingress_checked = False
         self.allocated = 0  # tasks moved to PENDING (tests read it)
 
     # Reconciler hooks.
@@ -115,7 +118,9 @@ class Allocator(Reconciler):
         cache = self.store.cache
         if self._everything:
             self._everything = False
-            await ensure_ingress(self.store, self.networks)
+            if not self._ingress_checked:
+                await ensure_ingress(self.store, self.networks)
+                self._ingress_checked = True
             self.space.rebuild(cache.list(Network, copy=False), cache.list(Task, copy=False),
                                cache.list(Service, copy=False), cache.list(Node, copy=False))
             self._tasks = {t.id for t in cache.list(Task, copy=False) if int(t.status.state) == NEW}

@@ -140,6 +140,9 @@ class ResourceOps(Base):
         users = sorted(s.spec.annotations.name for s in self._users(
             lambda spec: any(na.target in (net.id, net.spec.annotations.name)
                              for na in [*spec.task.networks, *spec.networks])))
+        if net.spec.ingress:
+            users = sorted(s.spec.annotations.name for s in self._users(lambda spec: any(
+                p.publish_mode == types_pb2.PortConfig.INGRESS for p in spec.endpoint.ports)))
         if users:
             noun = "service" if len(users) == 1 else "services"
             raise FailedPrecondition(f"network {net.spec.annotations.name} is in use by {noun} "

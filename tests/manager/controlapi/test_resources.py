@@ -228,3 +228,17 @@ async def test_network_name_taken_again_while_pending_delete(control: ControlSer
     new = await control.create_network(specs_pb2.NetworkSpec(annotations=ann("n")))
     assert new.id != old.id and store.get(type(old), old.id) is None
     assert new.ipam.configs[0].subnet != old.ipam.configs[0].subnet  # not reused at once
+
+
+async def test_the_ingress_network_cannot_go_while_a_service_publishes_through_it(
+    control: ControlService,
+) -> None:
+    ingress = await control.create_network(specs_pb2.NetworkSpec(annotations=ann("ingress"),
+                                                                 ingress=True))
+    spec = service_spec("web")
+    spec.endpoint.ports.add(target_port=80, published_port=8080)  # ingress mode
+    svc = await control.create_service(spec)
+    with pytest.raises(FailedPrecondition, match="^network ingress is in use by service web$"):
+        await control.remove_network(ingress.id)
+    await control.remove_service(svc.id)
+    await control.remove_network(ingress.id)

@@ -42,7 +42,7 @@ def test_run_shell_and_exec_forms() -> None:
     assert ins.text == 'run ["/bin/sh", "-c", "echo hi"]'
 
 
-@pytest.mark.parametrize("rest", ["[bad json", '["a", 1]', "[\"a\"] trailing", "['single']"])
+@pytest.mark.parametrize("rest", ["[bad json", '["a", 1]', '["a"] trailing', "['single']"])
 def test_malformed_json_falls_back_to_shell_form(rest: str) -> None:
     ins = one(f"CMD {rest}\n")
     assert ins.args == [rest] and not ins.json
@@ -155,7 +155,7 @@ def test_bad_flags(text: str, message: str) -> None:
         ("USER", "USER requires at least one argument"),
         ("STOPSIGNAL TERM KILL", "STOPSIGNAL takes one signal"),
         ("SHELL /bin/sh -c", "SHELL requires the arguments to be a JSON array"),
-        ("VOLUME [\"\"]", "VOLUME specified can not be an empty string"),
+        ('VOLUME [""]', "VOLUME specified can not be an empty string"),
         ("ONBUILD", "ONBUILD requires at least one argument"),
         ("ONBUILD FROM x", "FROM isn't allowed as an ONBUILD trigger"),
         ("ONBUILD ONBUILD RUN x", "ONBUILD isn't allowed as an ONBUILD trigger"),
@@ -206,7 +206,7 @@ def test_continuation_at_end_of_file() -> None:
 
 
 def test_env_and_label_pairs() -> None:
-    ins = one('ENV A=1 B="x y" C=\'$D\' E=$HOME/bin F= G=a\\ b\n')
+    ins = one("ENV A=1 B=\"x y\" C='$D' E=$HOME/bin F= G=a\\ b\n")
     assert ins.pairs == [
         ("A", "1"),
         ("B", "x y"),
@@ -221,7 +221,7 @@ def test_env_and_label_pairs() -> None:
         ("com.example.vendor", "ACME Inc"),
         ("version", "1.0"),
     ]
-    assert one("LABEL description=\"Tom's image\"").pairs == [("description", "Tom\\'s image")]
+    assert one('LABEL description="Tom\'s image"').pairs == [("description", "Tom\\'s image")]
     ml = parse('FROM a\nLABEL multi.label1="value1" \\\n      other="value3"\n').stages[0]
     assert ml.instructions[0].pairs == [("multi.label1", "value1"), ("other", "value3")]
 

@@ -70,8 +70,14 @@ def test_expand_with_backtick_escape() -> None:
         ("${UNSET:?must be set}", "Dockerfile:9: UNSET: must be set"),
         ("${EMPTY:?}", "Dockerfile:9: EMPTY: is not allowed to be unset"),
         ("${UNSET?}", "Dockerfile:9: UNSET: is not allowed to be unset"),
-        ("'open", "Dockerfile:9: unexpected end of statement while looking for matching single-quote"),
-        ('"open', "Dockerfile:9: unexpected end of statement while looking for matching double-quote"),
+        (
+            "'open",
+            "Dockerfile:9: unexpected end of statement while looking for matching single-quote",
+        ),
+        (
+            '"open',
+            "Dockerfile:9: unexpected end of statement while looking for matching double-quote",
+        ),
         ("${A", "Dockerfile:9: missing '}'"),
         ("${A:-x", "Dockerfile:9: missing '}'"),
         ("${}", "Dockerfile:9: bad substitution"),
@@ -111,14 +117,25 @@ def test_expand_words(text: str, want: list[str]) -> None:
 
 
 def test_split_raw_keeps_quotes_and_escapes() -> None:
-    assert split_raw('a=1 b="x y" c=\'p q\' d=e\\ f') == ["a=1", 'b="x y"', "c='p q'", "d=e\\ f"]
+    assert split_raw("a=1 b=\"x y\" c='p q' d=e\\ f") == ["a=1", 'b="x y"', "c='p q'", "d=e\\ f"]
     assert split_raw('x="" ""') == ['x=""', '""']
-    assert split_raw("k=`\" v", escape="`") == ['k=`"', "v"]
+    assert split_raw('k=`" v', escape="`") == ['k=`"', "v"]
 
 
 @pytest.mark.parametrize(
     "word",
-    ["plain", '"a b"', "'$A'", '"$A"', "\\$A", '"it\'s"', "'a\"b'", '"a\\"b"', "${UNSET:-d}", "x\\\\y"],
+    [
+        "plain",
+        '"a b"',
+        "'$A'",
+        '"$A"',
+        "\\$A",
+        '"it\'s"',
+        "'a\"b'",
+        '"a\\"b"',
+        "${UNSET:-d}",
+        "x\\\\y",
+    ],
 )
 def test_unquote_then_expand_is_expand(word: str) -> None:
     assert expand(unquote(word), ENV) == expand(word, ENV)

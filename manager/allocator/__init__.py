@@ -5,12 +5,13 @@
     ports = endpoint_ports(spec_ports, previous_ports, used_by_others)
     reaper.NetworkReaper(store).run()              # leader loop: deletes pending_delete networks
 
+    attachments.Allocator(store).run()             # leader loop: task addresses, VIPs, ingress
+
 Subnets come from 10.0.0.0/8 in /24s avoiding the host's routes and the other
 cluster networks; overlays get a VXLAN VNI from 4097 on; ingress ports asked
-as 0 get one in 30000-32767. Task addresses and service VIPs are not
-allocated yet: on one host each engine's IPAM gives addresses, and service
-names resolve to every task (DNS round robin). See docs/network.md, "Cluster
-networks".
+as 0 get one in 30000-32767. The allocator loop gives tasks their addresses,
+services their VIPs and nodes their ingress address, and makes the ingress
+network. See docs/network.md, "Multi-host networks: the manager side".
 """
 
 from shoal.manager.allocator.networks import (

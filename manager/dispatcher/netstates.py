@@ -104,6 +104,8 @@ class NetworkStates:
         old: Any = event.old
         if event.kind == "tasks":
             before = _networks_of(old) if old is not None else set()
+            if event.action == Action.DELETE:
+                before |= _networks_of(obj)
             for net_id in before:
                 self._tasks.get(net_id, {}).pop(obj.id, None)
             now = set() if event.action == Action.DELETE else self._index(obj)

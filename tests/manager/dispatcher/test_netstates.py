@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from shoal.manager.dispatcher import Dispatcher, DispatcherConfig
-from shoal.manager.store import Create, Store
+from shoal.manager.store import Create, Delete, Store
 from shoal.proto.shoal.v1.dispatcher_pb2 import AssignmentChange, AssignmentsMessage
 from shoal.proto.shoal.v1.objects_pb2 import Network, Node, Service, Task
 from shoal.proto.shoal.v1.types_pb2 import TaskState
@@ -119,6 +119,12 @@ async def test_a_burst_of_changes_is_one_computation(dispatcher: Dispatcher, sto
     await eventually(lambda: len(dispatcher.networks.for_node("node-a")) == 1)
     await asyncio.sleep(0.1)
     assert dispatcher.networks.computations - before <= 3  # not one per task
+    # the reaper deletes them: the node leaves the network
+    result = await store.batch([Delete(Task, t.id) for t in tasks])
+    result.raise_first()
+    assert all(t.id for t in tasks)
+    await store.wait_for(result.revision)
+    await eventually(lambda: dispatcher.networks.for_node("node-a") == [])
 
 
 def _desc(hostname: str, addr: str) -> Any:

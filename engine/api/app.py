@@ -25,7 +25,7 @@ ENGINE_KEY: web.AppKey[Any] = web.AppKey("engine", object)
 
 def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(
-        text=json.dumps(data), status=status, content_type="application/json"
+        body=json.dumps(data).encode(), status=status, content_type="application/json"
     )
 
 

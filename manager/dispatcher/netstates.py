@@ -23,7 +23,7 @@ import logging
 from typing import Any
 
 from shoal.manager.dispatcher.assignments import REMOVE, UPDATE, AssignmentRouter
-from shoal.manager.dispatcher.networkstate import network_states
+from shoal.manager.dispatcher.networkstate import network_state_bytes
 from shoal.manager.store import Action, Event, Store, Subscription
 from shoal.proto.shoal.v1.dispatcher_pb2 import NetworkState
 from shoal.proto.shoal.v1.objects_pb2 import Network, Node, Service, Task
@@ -44,7 +44,8 @@ class NetworkStates:
         self.interval = interval
         self._tasks: dict[str, dict[str, Any]] = {}  # network id -> task id -> task
         self._service_nets: dict[str, set[str]] = {}  # service id -> networks of its tasks
-        self._states: dict[str, dict[str, NetworkState]] = {}  # network id -> node id -> state
+        # network id -> node id -> the serialized state it was last given
+        self._states: dict[str, dict[str, bytes]] = {}
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
         self._sub: Subscription | None = None
@@ -72,8 +73,8 @@ class NetworkStates:
 
     def for_node(self, node_id: str) -> list[NetworkState]:
         """Return the current NetworkStates of NODE_ID (for its COMPLETE message)."""
-        return [states[node_id] for _, states in sorted(self._states.items())
-                if node_id in states]
+        return [NetworkState.FromString(states[node_id])
+                for _, states in sorted(self._states.items()) if node_id in states]
 
     # Events.
 
@@ -158,14 +159,14 @@ class NetworkStates:
             net = cache.get(Network, net_id, copy=False)
             before = self._states.get(net_id, {})
             if net is None:
-                after: dict[str, NetworkState] = {}
+                after: dict[str, bytes] = {}
             else:
                 tasks = self._tasks.get(net_id, {}).values()
-                after = network_states(net, tasks, services, nodes)
+                after = network_state_bytes(net, tasks, services, nodes)
                 self.computations += 1
             for node_id, state in after.items():
                 if before.get(node_id) != state:
-                    self.router.push_network(node_id, UPDATE, state)
+                    self.router.push_network(node_id, UPDATE, NetworkState.FromString(state))
                     self.changes_sent += 1
             for node_id in before:
                 if node_id not in after:

@@ -110,9 +110,16 @@ def _ingress_ports(records: list[ServiceRecord]) -> list[IngressPort]:
     return out
 
 
-def network_states(net: Any, tasks: Iterable[Any], services: Mapping[str, Any],
-                   nodes: Mapping[str, Any]) -> dict[str, NetworkState]:
-    """Return the NetworkState of NET for every node taking part, by node id."""
+def network_state_bytes(net: Any, tasks: Iterable[Any], services: Mapping[str, Any],
+                        nodes: Mapping[str, Any]) -> dict[str, bytes]:
+    """Return the serialized NetworkState of NET for every node taking part, by node id.
+
+    Each node's state is most of the others' minus its own peer entry and
+    endpoints, so the parts are serialized once and each node's message is
+    their concatenation (concatenated protobuf encodings merge): building N
+    states of E endpoints costs N joins instead of N x E message copies, and
+    comparing with what a node was last sent is a bytes comparison.
+    """
     tasks = [t for t in tasks if attachment_on(t, net.id) is not None]
     ingress = bool(net.spec.ingress)
     live = [t for t in tasks if takes_part(t)]
@@ -120,32 +127,43 @@ def network_states(net: Any, tasks: Iterable[Any], services: Mapping[str, Any],
     if ingress:
         members |= {n.id for n in nodes.values() if int(n.status.state) == READY}
     addr = {nid: nodes[nid].status.addr for nid in members if nid in nodes}
-    # (owner node, endpoint) of every address on the network
-    endpoints: list[tuple[str, RemoteEndpoint]] = []
+    # every address on the network, by the node that holds it
+    owned: dict[str, list[tuple[ipaddress.IPv4Address, RemoteEndpoint]]] = {}
     for t in live:
         ip = _ip(t, net.id)
         if ip and addr.get(t.node_id):
-            endpoints.append((t.node_id, RemoteEndpoint(task_id=t.id, ip=ip, mac=mac_of(ip),
-                                                        node_addr=addr[t.node_id])))
+            owned.setdefault(t.node_id, []).append((ipaddress.IPv4Address(ip), RemoteEndpoint(
+                task_id=t.id, ip=ip, mac=mac_of(ip), node_addr=addr[t.node_id])))
     if ingress:
-        for nid in sorted(members):
+        for nid in members:
             a = attachment_on(nodes.get(nid), net.id)
             if a is not None and a.addresses and addr.get(nid):
                 ip = host_of(a.addresses[0])
-                endpoints.append((nid, RemoteEndpoint(task_id=nid, ip=ip, mac=mac_of(ip),
-                                                      node_addr=addr[nid])))
-    endpoints.sort(key=lambda e: ipaddress.IPv4Address(e[1].ip))
+                owned.setdefault(nid, []).append((ipaddress.IPv4Address(ip), RemoteEndpoint(
+                    task_id=nid, ip=ip, mac=mac_of(ip), node_addr=addr[nid])))
+    blobs = {nid: NetworkState(endpoints=[e for _, e in sorted(eps, key=lambda x: x[0])])
+             .SerializeToString(deterministic=True) for nid, eps in owned.items()}
     records = _records(net, tasks, services)
     ports = _ingress_ports(records) if ingress else []
-    peers = [NetworkPeer(node_id=nid, addr=addr[nid]) for nid in sorted(addr) if addr[nid]]
-    out: dict[str, NetworkState] = {}
+    shared = NetworkState(network_id=net.id, network=net, services=records,
+                          ingress_ports=ports).SerializeToString(deterministic=True)
+    peers = [(nid, NetworkState(peers=[NetworkPeer(node_id=nid, addr=addr[nid])])
+              .SerializeToString(deterministic=True)) for nid in sorted(addr) if addr[nid]]
+    owners = sorted(blobs)
+    out: dict[str, bytes] = {}
     for nid in members:
-        state = NetworkState(network_id=net.id, network=net, services=records,
-                             ingress_ports=ports)
+        parts = [shared]
         mine = attachment_on(nodes.get(nid), net.id)
         if mine is not None and mine.addresses:
-            state.local_address = mine.addresses[0]
-        state.peers.extend(p for p in peers if p.node_id != nid)
-        state.endpoints.extend(e for owner, e in endpoints if owner != nid)
-        out[nid] = state
+            parts.append(NetworkState(local_address=mine.addresses[0]).SerializeToString())
+        parts += [b for pid, b in peers if pid != nid]
+        parts += [blobs[o] for o in owners if o != nid]
+        out[nid] = b"".join(parts)
     return out
+
+
+def network_states(net: Any, tasks: Iterable[Any], services: Mapping[str, Any],
+                   nodes: Mapping[str, Any]) -> dict[str, NetworkState]:
+    """Return the NetworkState of NET for every node taking part, by node id."""
+    return {nid: NetworkState.FromString(b)
+            for nid, b in network_state_bytes(net, tasks, services, nodes).items()}

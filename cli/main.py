@@ -22,8 +22,9 @@ if TYPE_CHECKING:
 _GLOBAL_HELP = """\
 Global Options:
   -D, --debug              Enable debug mode
-  -H, --host string        Daemon socket to connect to (unix:///path or tcp://host:port;
-                           default $SHOAL_HOST or unix:///run/shoal/shoal.sock)
+  -H, --host string        Daemon socket to connect to (unix:///path, tcp://host:port or
+                           a lab host such as lab-2; default $SHOAL_HOST or
+                           unix:///run/shoal/shoal.sock)
   -l, --log-level string   Set the logging level (accepted for docker compatibility)
   -v, --version            Print version information and quit
   -h, --help               Print usage
@@ -139,7 +140,19 @@ def _global_options(argv: list[str]) -> tuple[str, bool, list[str] | None]:
         else:
             raise UsageError(f"unknown flag: {name}", "shoal")
         i += 1
-    return host, debug, argv[i:]
+    return _lab_host(host), debug, argv[i:]
+
+
+def _lab_host(host: str) -> str:
+    """Map a bare lab host name ("lab-2") to its daemon's socket; leave anything else.
+
+    Only a value without "://" that is not a path costs a state file read.
+    """
+    if "://" in host or host.startswith("/") or "-" not in host:
+        return host
+    from .lab.model import resolve_host
+
+    return resolve_host(host) or host
 
 
 def _top_help() -> str:

@@ -220,3 +220,18 @@ GROUPS["stack"] = Group("Manage stacks (Compose files deployed as services)", {
     "rm": Entry(_STK, "rm", "Remove one or more stacks"),
     "services": Entry(_STK, "services", "List the services in the stack"),
 }, {"list": "ls", "remove": "rm", "down": "rm", "up": "deploy"})
+
+
+# -- lab clusters (docs/lab.md) -------------------------------------------------
+_LAB = "shoal.cli.commands.lab"
+GROUPS["lab"] = Group("Manage lab clusters (hosts in network namespaces on this machine)", {
+    "up": Entry(_LAB, "up", "Create a lab cluster and print its hosts"),
+    "ls": Entry(_LAB, "ls", "List lab clusters"),
+    "down": Entry(_LAB, "down", "Remove lab clusters, leaving nothing behind"),
+    "env": Entry(_LAB, "env", "Print the export line that points shoal at a lab host"),
+    "kill": Entry(_LAB, "kill", "Power a lab host off (kill all its processes, cut its link)"),
+    "cut": Entry(_LAB, "cut", "Cut a lab host's underlay link"),
+    "restore": Entry(_LAB, "restore", "Restore a lab host's underlay link"),
+    "start": Entry(_LAB, "start", "Boot a lab host (restore its link, start its daemon)"),
+    "stop": Entry(_LAB, "stop", "Stop a lab host's daemon (SIGTERM; containers keep running)"),
+}, {"list": "ls", "create": "up", "rm": "down", "delete": "down"})

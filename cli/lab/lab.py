@@ -27,6 +27,7 @@ from typing import Any
 from . import hosts as hostops
 from . import subnets, swarm, underlay
 from .errors import LabExists, LabNotFound, LabSystemError
+from .leftovers import leftovers
 from .model import (
     NETNS_DIR,
     REGISTRY_INDEX,
@@ -320,6 +321,7 @@ class Lab:
         underlay.delete_link(st.bridge)
         underlay.remove_forward_rules(st.rule_tag)
         problems += hostops.unmount_under(st.dir)
+        problems += [f"left behind: {x}" for x in leftovers(st)]
         say(f"lab {st.name}: removed {len(st.hosts)} hosts"
             + (" and the registry" if st.registry else ""))
         if problems:
@@ -350,6 +352,17 @@ class Lab:
         except LabNotFound:
             return []
         return lab.down(keep, say)
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """Return `GET /nodes` from the first manager whose daemon answers."""
+        for h in self.managers:
+            if h.running():
+                return swarm.nodes(h.state)
+        raise LabSystemError(f"lab {self.name}: no manager's daemon runs")
+
+    def etcd_members(self) -> list[dict[str, Any]]:
+        """Return the etcd cluster's members as the first manager's etcd lists them."""
+        return swarm.etcd_members(self.state.hosts[0])
 
     def info(self) -> dict[str, Any]:
         """Return a JSON-able summary (for `lab ls --format json` and tests)."""

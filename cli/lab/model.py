@@ -1,6 +1,6 @@
 """The lab model: names of every kernel object a lab makes, and its state file.
 
-A lab NAME (1-7 characters, [a-z][a-z0-9]*) owns, with I the host index:
+A lab NAME (1-6 characters, [a-z][a-z0-9]*) owns, with I the host index:
 
     lab dir       <lab root>/NAME/ (state.json, and hosts/I/{data,run,shoald.log})
     bridge        slab-NAME            the underlay, in the root namespace (IFNAMSIZ 15)
@@ -31,7 +31,7 @@ NETNS_DIR = Path("/run/netns")
 REGISTRY_INDEX = "r"
 REGISTRY_PORT = 5000
 MAX_HOSTS = 200
-_NAME = re.compile(r"[a-z][a-z0-9]{0,6}")
+_NAME = re.compile(r"[a-z][a-z0-9]{0,5}")
 
 
 def lab_root() -> Path:
@@ -43,7 +43,7 @@ def check_name(name: str) -> str:
     """Return NAME if it can name a lab; raise InvalidLabSpec saying why not."""
     if not _NAME.fullmatch(name or ""):
         raise InvalidLabSpec(
-            f"invalid lab name {name!r}: 1 to 7 characters, a lowercase letter then letters "
+            f"invalid lab name {name!r}: 1 to 6 characters, a lowercase letter then letters "
             "or digits (kernel device names are at most 15 characters: slab-NAME-I)")
     return name
 

@@ -84,3 +84,23 @@ def wait_ready(h: HostState, count: int, timeout: float) -> None:
             raise LabSystemError(f"the cluster has not got {count} Ready nodes after "
                                  f"{timeout:.0f}s: {', '.join(seen) or 'none'}")
         time.sleep(0.1)
+
+
+def etcd_members(h: HostState) -> list[dict[str, Any]]:
+    """Return the members of the etcd that manager H's embedded etcd belongs to.
+
+    Asks etcd's JSON gateway (POST /v3/cluster/member/list) on the client URL
+    in H's node state; the root namespace reaches it over the lab bridge.
+    """
+    import json
+    import urllib.request
+
+    try:
+        node = json.loads((h.data_root / "swarm" / "state.json").read_text())
+        url = f"http://{node['etcd_endpoints'][0]}/v3/cluster/member/list"
+        req = urllib.request.Request(url, data=b"{}", method="POST")
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # no proxy
+        with opener.open(req, timeout=5) as r:
+            return list(json.loads(r.read()).get("members") or [])
+    except (OSError, ValueError, KeyError, IndexError) as exc:
+        raise LabSystemError(f"{h.name}: listing etcd members: {exc}") from exc

@@ -34,7 +34,7 @@ def test_good_names_fit_ifnamsiz(name: str) -> None:
     assert len(veth_name(name, "r")) <= 15
 
 
-@pytest.mark.parametrize("name", ["", "Lab", "1lab", "my-lab", "abcdefgh", "a_b", "lab/1", "abcdefg"])
+@pytest.mark.parametrize("name", ["", "Lab", "1lab", "my-lab", "abcdefg", "a_b", "lab/1"])
 def test_bad_names_are_refused_saying_why(name: str) -> None:
     with pytest.raises(InvalidLabSpec, match="invalid lab name"):
         check_name(name)

@@ -7,6 +7,11 @@ the last address it gave instead of taking the lowest free one, so that an
 address just released (whose container may still be going away on some
 host) is reused as late as possible.
 
+Each used address remembers its holder (a task, service or node id), and a
+release by anyone else is ignored: a holder's address is released once even
+when the loop hears of its end twice (an event and a rebuild), and never
+after it went to someone else.
+
 The pools live in the leader's memory only. The truth is in the store — every
 task's `networks[].addresses`, every service's `endpoint.virtual_ips`, every
 node's `attachments` — and `AddressSpace.rebuild()` reserves all of them
@@ -47,7 +52,7 @@ class AddressPool:
             raise AllocationError(f"invalid subnet {subnet!r}: {exc}") from None
         self.first = int(span.network_address) + (1 if span.prefixlen < 31 else 0)
         self.last = int(span.broadcast_address) - (1 if span.prefixlen < 31 else 0)
-        self.used: set[int] = set()
+        self.used: dict[int, str] = {}  # address -> holder id
         self.reserved: set[int] = set()
         if gateway:
             self.reserved.add(int(Addr(gateway)))
@@ -56,37 +61,44 @@ class AddressPool:
     def __contains__(self, ip: str) -> bool:
         return int(Addr(host_of(ip))) in self.used
 
+    def owner(self, ip: str) -> str | None:
+        """Return who holds IP (None: free)."""
+        return self.used.get(int(Addr(host_of(ip))))
+
     def free(self) -> int:
         """Return how many addresses are left."""
         size = self.last - self.first + 1
         return size - len(self.used) - len({r for r in self.reserved
-                                            if self.first <= r <= self.last} - self.used)
+                                            if self.first <= r <= self.last} - set(self.used))
 
-    def reserve(self, cidr: str) -> bool:
-        """Mark CIDR's address used; return False if it is outside the subnet."""
+    def reserve(self, cidr: str, owner: str) -> bool:
+        """Mark CIDR's address held by OWNER; return False if it is outside the subnet."""
         try:
             ip = Addr(host_of(cidr))
         except ValueError:
             return False
         if ip not in self.subnet:
             return False
-        self.used.add(int(ip))
+        self.used[int(ip)] = owner
         return True
 
-    def release(self, cidr: str) -> None:
+    def release(self, cidr: str, owner: str) -> None:
+        """Free CIDR's address if OWNER holds it (else it is not OWNER's to free)."""
         try:
-            self.used.discard(int(Addr(host_of(cidr))))
+            n = int(Addr(host_of(cidr)))
         except ValueError:
-            pass
+            return
+        if self.used.get(n) == owner:
+            del self.used[n]
 
-    def allocate(self) -> str:
-        """Return a free address as CIDR ("10.0.0.7/24"), now used."""
+    def allocate(self, owner: str) -> str:
+        """Return a free address as CIDR ("10.0.0.7/24"), now held by OWNER."""
         size = self.last - self.first + 1
         for i in range(size):
             n = self.first + (self._next - self.first + i) % size
             if n in self.used or n in self.reserved:
                 continue
-            self.used.add(n)
+            self.used[n] = owner
             self._next = n + 1 if n < self.last else self.first
             return f"{Addr(n)}/{self.subnet.prefixlen}"
         raise AllocationError(f"no address left in {self.subnet}")
@@ -116,24 +128,24 @@ class AddressSpace:
     def forget(self, network_id: str) -> None:
         self.pools.pop(network_id, None)
 
-    def allocate(self, net: Any) -> str:
+    def allocate(self, net: Any, owner: str) -> str:
         pool = self.pool(net)
         if pool is None:
             raise AllocationError(f"network {net.spec.annotations.name} has no subnet")
         try:
-            return pool.allocate()
+            return pool.allocate(owner)
         except AllocationError as exc:
             raise AllocationError(f"network {net.spec.annotations.name}: {exc}") from None
 
-    def reserve(self, network_id: str, cidr: str) -> None:
+    def reserve(self, network_id: str, cidr: str, owner: str) -> None:
         pool = self.pools.get(network_id)
         if pool is not None:
-            pool.reserve(cidr)
+            pool.reserve(cidr, owner)
 
-    def release(self, network_id: str, cidr: str) -> None:
+    def release(self, network_id: str, cidr: str, owner: str) -> None:
         pool = self.pools.get(network_id)
         if pool is not None:
-            pool.release(cidr)
+            pool.release(cidr, owner)
 
     def rebuild(self, networks: Iterable[Any], tasks: Iterable[Any],
                 services: Iterable[Any], nodes: Iterable[Any]) -> None:
@@ -144,11 +156,11 @@ class AddressSpace:
         for t in tasks:
             for a in t.networks:
                 for cidr in a.addresses:
-                    self.reserve(a.network.id, cidr)
+                    self.reserve(a.network.id, cidr, t.id)
         for s in services:
             for vip in s.endpoint.virtual_ips:
-                self.reserve(vip.network_id, vip.addr)
+                self.reserve(vip.network_id, vip.addr, s.id)
         for n in nodes:
             for a in n.attachments:
                 for cidr in a.addresses:
-                    self.reserve(a.network.id, cidr)
+                    self.reserve(a.network.id, cidr, n.id)

@@ -17,11 +17,17 @@ What it writes, as SwarmKit's allocator does:
   endpoint there.
 
 Addresses are released when their holder is deleted from the store (the
-task reaper deletes tasks), never before: a stopped task's container may still
-be on its host. Pools are rebuilt from the store whenever the loop resyncs
-(each leader term starts with one), so a new leader never hands out an
-address a live task holds. The ingress network is made at the start of each
-term if missing (ingress.py).
+task reaper deletes tasks), and a task's as soon as it is dead — desired
+state and observed state both past RUNNING, as in SwarmKit — so that the
+history the reaper keeps (five tasks per slot by default) does not hold
+addresses. An ORPHANED task (its node went down) keeps its address until it
+is deleted: its container may still run on a host cut off from the cluster.
+Pools remember each address's holder and ignore a release by anyone else,
+so hearing of a holder's end twice is harmless; an address a write gives up
+is released only once the write succeeded. Pools are rebuilt from the store
+whenever the loop resyncs (each leader term starts with one), so a new leader
+never hands out an address a live task holds. The ingress network is made
+at the start of each term if missing (ingress.py).
 """
 
 from __future__ import annotations
@@ -44,6 +50,13 @@ NEW = types_pb2.NEW
 PENDING = types_pb2.PENDING
 INGRESS = types_pb2.PortConfig.INGRESS
 PENDING_MESSAGE = "pending task scheduling"
+
+
+def dead(task: Any) -> bool:
+    """Return whether TASK's addresses can go back to the pools (it stopped for good)."""
+    state = int(task.status.state)
+    return (int(task.desired_state) > types_pb2.RUNNING and state > types_pb2.RUNNING
+            and state != types_pb2.ORPHANED)
 
 
 def publishes_ingress(endpoint: Any) -> bool:
@@ -82,26 +95,28 @@ class Allocator(Reconciler):
         if event.kind == "tasks":
             if event.action == Action.DELETE:
                 return bool(obj.networks)
-            return int(obj.status.state) == NEW
+            old: Any = event.old
+            return int(obj.status.state) == NEW or (
+                bool(obj.networks) and dead(obj) and (old is None or not dead(old)))
         return True
 
     def handle(self, event: Event) -> None:
         obj: Any = event.obj
         deleted = event.action == Action.DELETE
         if event.kind == "tasks":
-            if deleted:
-                self._release_attachments(obj.networks)
+            if deleted or dead(obj):
+                self._release_attachments(obj.networks, obj.id)
             else:
                 self._tasks.add(obj.id)
         elif event.kind == "services":
             if deleted:
                 for vip in obj.endpoint.virtual_ips:
-                    self._release(vip.network_id, vip.addr)
+                    self._release(vip.network_id, vip.addr, obj.id)
             else:
                 self._services.add(obj.id)
         elif event.kind == "nodes":
             if deleted:
-                self._release_attachments(obj.attachments)
+                self._release_attachments(obj.attachments, obj.id)
             else:
                 self._nodes.add(obj.id)
         elif event.kind == "networks":
@@ -121,7 +136,8 @@ class Allocator(Reconciler):
             if not self._ingress_checked:
                 await ensure_ingress(self.store, self.networks)
                 self._ingress_checked = True
-            self.space.rebuild(cache.list(Network, copy=False), cache.list(Task, copy=False),
+            live = [t for t in cache.list(Task, copy=False) if not dead(t)]
+            self.space.rebuild(cache.list(Network, copy=False), live,
                                cache.list(Service, copy=False), cache.list(Node, copy=False))
             self._tasks = {t.id for t in cache.list(Task, copy=False) if int(t.status.state) == NEW}
             self._services = {s.id for s in cache.list(Service, copy=False)}
@@ -132,13 +148,14 @@ class Allocator(Reconciler):
         by_id = {n.id: n for n in networks if not n.pending_delete}
         by_name = {n.spec.annotations.name: n for n in by_id.values()}
         ops: list[Any] = []
-        held: list[list[tuple[str, str]]] = []  # addresses taken for each op
+        # addresses each op takes (released if it fails) and gives up (if it succeeds)
+        held: list[tuple[list[tuple[str, str]], list[tuple[str, str]]]] = []
         ids: list[tuple[set[str], str]] = []
         for kind, todo, build in (
             (Service, self._services,
-             lambda o, h: self._alloc_service(o, h, ingress, by_id, by_name)),
-            (Node, self._nodes, lambda o, h: self._alloc_node(o, h, ingress, by_id)),
-            (Task, self._tasks, lambda o, h: self._alloc_task(o, h, ingress, by_id)),
+             lambda o, h, f: self._alloc_service(o, h, f, ingress, by_id, by_name)),
+            (Node, self._nodes, lambda o, h, f: self._alloc_node(o, h, f, ingress, by_id)),
+            (Task, self._tasks, lambda o, h, f: self._alloc_task(o, h, ingress, by_id)),
         ):
             batch = sorted(todo)
             todo.clear()
@@ -147,16 +164,21 @@ class Allocator(Reconciler):
                 if obj is None:
                     continue
                 taken: list[tuple[str, str]] = []
-                if build(obj, taken):
+                freed: list[tuple[str, str]] = []
+                if build(obj, taken, freed):
                     ops.append(Update(obj))
-                    held.append(taken)
+                    held.append((taken, freed))
                     ids.append((todo, obj_id))
         if not ops:
             return
         result = await self.write(ops)
+        for i, (_, freed) in enumerate(held):
+            if i not in result.errors:
+                for network_id, cidr in freed:
+                    self._release(network_id, cidr, ids[i][1])
         for i, err in result.errors.items():
-            for network_id, cidr in held[i]:
-                self._release(network_id, cidr)
+            for network_id, cidr in held[i][0]:
+                self._release(network_id, cidr, ids[i][1])
             todo, obj_id = ids[i]
             todo.add(obj_id)  # try again on the newer version
             log.debug("allocator: writing %s failed: %s", obj_id, err)
@@ -165,8 +187,9 @@ class Allocator(Reconciler):
 
     # One object each: edit OBJ (a copy) and return whether to write it.
 
-    def _alloc_service(self, svc: Any, taken: list[tuple[str, str]], ingress: Any,
-                 by_id: dict[str, Any], by_name: dict[str, Any]) -> bool:
+    def _alloc_service(self, svc: Any, taken: list[tuple[str, str]],
+                       freed: list[tuple[str, str]], ingress: Any,
+                       by_id: dict[str, Any], by_name: dict[str, Any]) -> bool:
         if svc.pending_delete:
             return False  # its VIPs go when it is deleted
         wanted: list[Any] = []
@@ -183,13 +206,13 @@ class Allocator(Reconciler):
             return False
         for network_id, addr in have.items():
             if network_id not in want_ids:
-                self._release(network_id, addr)
+                freed.append((network_id, addr))
         del svc.endpoint.virtual_ips[:]
         for net in wanted:
             addr = have.get(net.id)
             if addr is None:
                 try:
-                    addr = self.space.allocate(net)
+                    addr = self.space.allocate(net, svc.id)
                 except AllocationError as exc:
                     log.warning("service %s: no VIP: %s", svc.spec.annotations.name, exc)
                     continue
@@ -197,13 +220,13 @@ class Allocator(Reconciler):
             svc.endpoint.virtual_ips.add(network_id=net.id, addr=addr)
         return True
 
-    def _alloc_node(self, node: Any, taken: list[tuple[str, str]], ingress: Any,
-              by_id: dict[str, Any]) -> bool:
+    def _alloc_node(self, node: Any, taken: list[tuple[str, str]],
+                    freed: list[tuple[str, str]], ingress: Any, by_id: dict[str, Any]) -> bool:
         changed = False
         for i in reversed(range(len(node.attachments))):
             a = node.attachments[i]
             if a.network.id not in by_id:  # its network is gone
-                self._release_attachments([a])
+                freed.extend((a.network.id, cidr) for cidr in a.addresses)
                 del node.attachments[i]
                 changed = True
         ready = int(node.status.state) == NodeStatus.READY
@@ -211,7 +234,7 @@ class Allocator(Reconciler):
                                                for a in node.attachments):
             return changed
         try:
-            addr = self.space.allocate(ingress)
+            addr = self.space.allocate(ingress, node.id)
         except AllocationError as exc:
             log.warning("node %s: no ingress address: %s", node.id[:12], exc)
             return changed
@@ -222,7 +245,7 @@ class Allocator(Reconciler):
         return True
 
     def _alloc_task(self, task: Any, taken: list[tuple[str, str]], ingress: Any,
-              by_id: dict[str, Any]) -> bool:
+                    by_id: dict[str, Any]) -> bool:
         if int(task.status.state) != NEW or int(task.desired_state) > types_pb2.RUNNING:
             return False
         if (ingress is not None and publishes_ingress(task.endpoint)
@@ -233,12 +256,12 @@ class Allocator(Reconciler):
                 net = by_id.get(a.network.id)
                 if a.addresses or net is None:
                     continue
-                addr = self.space.allocate(net)
+                addr = self.space.allocate(net, task.id)
                 taken.append((net.id, addr))
                 a.addresses.append(addr)
         except AllocationError as exc:
             for network_id, cidr in taken:
-                self._release(network_id, cidr)
+                self._release(network_id, cidr, task.id)
             taken.clear()
             self._blocked.add(task.id)
             message = f"could not allocate an address: {exc}"
@@ -256,13 +279,13 @@ class Allocator(Reconciler):
 
     # Releasing.
 
-    def _release(self, network_id: str, cidr: str) -> None:
-        self.space.release(network_id, cidr)
+    def _release(self, network_id: str, cidr: str, owner: str) -> None:
+        self.space.release(network_id, cidr, owner)
         if self._blocked:  # an address came free: waiting tasks may fit now
             self._tasks |= self._blocked
             self._blocked.clear()
 
-    def _release_attachments(self, attachments: Any) -> None:
+    def _release_attachments(self, attachments: Any, owner: str) -> None:
         for a in attachments:
             for cidr in a.addresses:
-                self._release(a.network.id, cidr)
+                self._release(a.network.id, cidr, owner)

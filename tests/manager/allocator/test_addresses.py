@@ -20,23 +20,26 @@ def net(net_id: str, subnet: str, gateway: str = "") -> objects_pb2.Network:
 
 def test_pool_skips_network_gateway_and_broadcast_and_walks_on() -> None:
     pool = AddressPool("10.0.5.0/29", "10.0.5.1")
-    got = [pool.allocate() for _ in range(5)]
+    got = [pool.allocate(f"t{i}") for i in range(5)]
     assert got == [f"10.0.5.{i}/29" for i in range(2, 7)]
     with pytest.raises(AllocationError, match="no address left in 10.0.5.0/29"):
-        pool.allocate()
-    pool.release("10.0.5.3/29")
-    pool.release("10.0.5.5/29")
+        pool.allocate("t5")
+    pool.release("10.0.5.3/29", "t1")
+    pool.release("10.0.5.5/29", "t3")
     # the walk goes on from the last one given: .3 comes back before .5
-    assert pool.allocate() == "10.0.5.3/29"
-    assert pool.allocate() == "10.0.5.5/29"
+    assert pool.allocate("t6") == "10.0.5.3/29"
+    assert pool.allocate("t7") == "10.0.5.5/29"
     assert pool.free() == 0
+    # a second release of t1's address (now t6's) is not t1's to make
+    pool.release("10.0.5.3/29", "t1")
+    assert pool.owner("10.0.5.3") == "t6" and pool.free() == 0
 
 
 def test_pool_honours_the_ip_range() -> None:
     pool = AddressPool("10.0.6.0/24", "10.0.6.1", "10.0.6.128/30")
-    assert [pool.allocate(), pool.allocate()] == ["10.0.6.129/24", "10.0.6.130/24"]
+    assert [pool.allocate("a"), pool.allocate("b")] == ["10.0.6.129/24", "10.0.6.130/24"]
     with pytest.raises(AllocationError):
-        pool.allocate()
+        pool.allocate("c")
 
 
 def test_rebuild_reserves_every_address_the_store_holds() -> None:
@@ -54,9 +57,9 @@ def test_rebuild_reserves_every_address_the_store_holds() -> None:
     space = AddressSpace()
     space.rebuild([a], [task], [svc], [node])
     # a new leader hands out only what nobody holds
-    assert {space.allocate(a), space.allocate(a)} == {"10.0.7.5/29", "10.0.7.6/29"}
+    assert {space.allocate(a, "t2"), space.allocate(a, "t3")} == {"10.0.7.5/29", "10.0.7.6/29"}
     with pytest.raises(AllocationError, match="network na: no address left"):
-        space.allocate(a)
+        space.allocate(a, "t4")
 
 
 def test_mac_is_derived_from_the_address() -> None:

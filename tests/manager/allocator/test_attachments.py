@@ -96,6 +96,14 @@ async def test_tasks_get_distinct_addresses_and_the_service_a_vip(store: Store) 
         await eventually(lambda: len(running_tasks(store, svc.id)) == 8)
         got = [*addresses(running_tasks(store, svc.id), net.id), vip(store, svc.id, net.id)]
         assert len(set(got)) == 9
+        # scaling down: the stopped tasks (kept as history) give their addresses back
+        pool = loops[0].space.pools[net.id]
+        assert len(pool.used) == 9
+        await update_service(store, svc.id, lambda s: setattr(s.spec.replicated, "replicas", 2))
+        await eventually(lambda: len(pool.used) == 3)
+        kept = {*addresses(running_tasks(store, svc.id), net.id), vip(store, svc.id, net.id)}
+        assert {pool.owner(c) for c in kept} == {*(t.id for t in running_tasks(store, svc.id)),
+                                                 svc.id}
 
 
 async def test_ingress_ports_attach_tasks_and_ready_nodes_get_ingress_addresses(

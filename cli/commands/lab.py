@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from ..context import Context
-    from ..lab import Lab
+    from ..lab import Lab, LabHost
 
 DEFAULT_NAME = "lab"
 
@@ -147,7 +147,7 @@ def env(ctx: Context, argv: list[str]) -> int:
     return _wrap(run)
 
 
-def _host(name: str):  # type: ignore[no-untyped-def]
+def _host(name: str) -> LabHost:
     from ..lab import Lab, LabNotFound
 
     lab_name, sep, _ = name.rpartition("-")

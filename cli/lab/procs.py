@@ -35,13 +35,14 @@ def _cgroup_pids(parent: str) -> set[int]:
 def host_pids(netns_ino: int | None, cgroup_parent: str, host_dir: str) -> list[int]:
     """Return the pids of every process of a host (see the module docstring)."""
     me = os.getpid()
+    mine = _ancestors(me)  # a command line naming the host dir must not kill its caller
     pids = _cgroup_pids(cgroup_parent)
     needle = host_dir.rstrip("/").encode() + b"/"
     for d in Path("/proc").iterdir():
         if not d.name.isdigit():
             continue
         pid = int(d.name)
-        if pid == me or pid in pids:
+        if pid in mine or pid in pids:
             continue
         with contextlib.suppress(OSError):
             if netns_ino is not None and os.stat(d / "ns" / "net").st_ino == netns_ino:
@@ -49,8 +50,20 @@ def host_pids(netns_ino: int | None, cgroup_parent: str, host_dir: str) -> list[
                 continue
             if needle in (d / "cmdline").read_bytes():
                 pids.add(pid)
-    pids.discard(me)
-    return sorted(pids)
+    return sorted(pids - mine)
+
+
+def _ancestors(pid: int) -> set[int]:
+    """Return PID and its ancestors."""
+    out = set()
+    while pid > 1 and pid not in out:
+        out.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                pid = int(f.read().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            break
+    return out
 
 
 def alive(pid: int) -> bool:

@@ -66,6 +66,16 @@ def _root_lock(root: Path) -> Iterator[None]:
         os.close(fd)
 
 
+def _refuse_taken_names(st: LabState) -> None:
+    """Refuse a plan whose bridge, veths or namespaces exist (down would remove them)."""
+    links = set(os.listdir("/sys/class/net"))
+    taken = [n for n in [st.bridge, *(h.veth for h in st.all_hosts())] if n in links]
+    taken += [h.netns for h in st.all_hosts() if os.path.exists(h.netns)]
+    if taken:
+        raise LabExists(f"lab {st.name}: {', '.join(taken)} exist(s) already; another lab "
+                        f"root's lab of that name, or someone else's (nothing was made)")
+
+
 class LabHost:
     """One host of a lab: reach it, and fail it (kill, cut) or bring it back."""
 
@@ -242,6 +252,7 @@ class Lab:
             avoid = subnets.used_networks()
             avoid += [ipaddress.IPv4Network(s.block) for s in list_labs(base)]
             state = cls.plan(name, nodes, managers, registry, base, avoid)
+            _refuse_taken_names(state)
             state.save()
         lab = cls(state)
         try:

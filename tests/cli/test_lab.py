@@ -161,3 +161,24 @@ def test_bad_requests_make_nothing(lab_root: Path) -> None:
     assert lab.status() == "running"
     r = shoal("lab", "kill", f"{n}-7", check=False)
     assert r.returncode == 1 and f"has no host '{n}-7'" in r.stderr
+
+
+def test_failed_up_removes_what_it_made_and_nothing_else(lab_root: Path) -> None:
+    from shoal.cli.lab import LabSystemError
+    from shoal.cli.lab.model import bridge_name
+    from shoal.cli.lab.underlay import delete_link, sh
+
+    n = name()
+    with pytest.raises(LabSystemError, match=f"{n}-1: shoald did not answer"):
+        Lab.up(n, nodes=2, root=lab_root, timeout=0)
+    assert not (lab_root / n).exists()
+    assert leftovers(Lab.plan(n, 2, 1, False, lab_root, [])) == []
+
+    sh("ip", "link", "add", bridge_name(n), "type", "bridge")  # someone else's link
+    try:
+        with pytest.raises(LabExists, match=f"slab-{n} exist"):
+            Lab.up(n, nodes=1, root=lab_root)
+        assert (Path("/sys/class/net") / bridge_name(n)).exists()
+        assert not (lab_root / n).exists()
+    finally:
+        delete_link(bridge_name(n))

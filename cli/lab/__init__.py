@@ -20,8 +20,12 @@ __all__ = ["InvalidLabSpec", "Lab", "LabError", "LabExists", "LabHost", "LabNotF
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("Lab", "LabHost"):
-        from . import lab
+    if name == "Lab":
+        from .lab import Lab
 
-        return getattr(lab, name)
+        return Lab
+    if name == "LabHost":
+        from .labhost import LabHost
+
+        return LabHost
     raise AttributeError(name)

@@ -65,7 +65,7 @@ def shoald_args(h: HostState, insecure_registry: str = "") -> list[str]:
 
 def start_shoald(h: HostState, insecure_registry: str = "") -> None:
     """Start H's shoald (it must not run) and record its pid in H."""
-    if alive(h.pid):
+    if running(h):
         raise LabSystemError(f"{h.name}: shoald runs already (pid {h.pid})")
     h.pid = _spawn(h, shoald_args(h, insecure_registry))
 
@@ -125,6 +125,21 @@ def log_tail(h: HostState, size: int = 2000) -> str:
         return ""
 
 
+def running(h: HostState) -> bool:
+    """Return True if H's recorded daemon pid is alive and still H's daemon.
+
+    A pid from an old state file may belong to an unrelated process by now:
+    the daemon's command line names the host's directory, a stranger's does not.
+    """
+    if not alive(h.pid):
+        return False
+    try:
+        cmd = Path(f"/proc/{h.pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return (h.dir.rstrip("/") + "/").encode() in cmd
+
+
 def pids(h: HostState) -> list[int]:
     """Return the pids of every process of host H."""
     return host_pids(netns_inode(Path(h.netns)), h.cgroup_parent, h.dir)
@@ -132,7 +147,8 @@ def pids(h: HostState) -> list[int]:
 
 def stop(h: HostState, timeout: float = 20.0) -> None:
     """Stop H's daemon (SIGTERM, SIGKILL after TIMEOUT), then kill whatever of H is left."""
-    terminate(h.pid, timeout)
+    if running(h):
+        terminate(h.pid, timeout)
     kill_all(lambda: pids(h))
     h.pid = 0
 

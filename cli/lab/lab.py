@@ -17,8 +17,7 @@ import fcntl
 import ipaddress
 import os
 import shutil
-import subprocess
-import sys
+import signal
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 from . import hosts as hostops
 from . import subnets, swarm, underlay
 from .errors import LabExists, LabNotFound, LabSystemError
+from .labhost import LabHost
 from .leftovers import leftovers
 from .model import (
     NETNS_DIR,
@@ -45,7 +45,7 @@ from .model import (
     rule_tag,
     veth_name,
 )
-from .procs import alive
+from .procs import signal_pids
 
 Say = Callable[[str], None]
 
@@ -74,97 +74,6 @@ def _refuse_taken_names(st: LabState) -> None:
     if taken:
         raise LabExists(f"lab {st.name}: {', '.join(taken)} exist(s) already; another lab "
                         f"root's lab of that name, or someone else's (nothing was made)")
-
-
-class LabHost:
-    """One host of a lab: reach it, and fail it (kill, cut) or bring it back."""
-
-    def __init__(self, lab: Lab, state: HostState) -> None:
-        self.lab, self.state = lab, state
-
-    name = property(lambda self: self.state.name)
-    addr = property(lambda self: self.state.addr)
-    role = property(lambda self: self.state.role)
-    socket = property(lambda self: self.state.socket)
-    netns = property(lambda self: self.state.netns)
-
-    @property
-    def host(self) -> str:
-        """Return the -H value of this host's shoald."""
-        return self.state.host
-
-    def pids(self) -> list[int]:
-        """Return the pids of every process of this host (daemon, etcd, shims, containers)."""
-        return hostops.pids(self.state)
-
-    def running(self) -> bool:
-        """Return True if the host's daemon runs."""
-        return alive(self.state.pid)
-
-    def cut(self) -> None:
-        """Unplug the host from the underlay (its veth end on the bridge goes down)."""
-        underlay.set_cable(self.state.veth, up=False)
-        self.state.cut = True
-        self.lab.save()
-
-    def restore(self) -> None:
-        """Plug the host back into the underlay."""
-        underlay.set_cable(self.state.veth, up=True)
-        self.state.cut = False
-        self.lab.save()
-
-    def kill(self) -> None:
-        """Lose power: cut the cable and SIGKILL every process of the host at once."""
-        self.cut()
-        hostops.kill(self.state)
-        self.lab.save()
-
-    def stop(self, timeout: float = 20.0) -> None:
-        """Stop the daemon cleanly (SIGTERM; its containers keep running, as with shoald)."""
-        from .procs import terminate
-
-        terminate(self.state.pid, timeout)
-        self.state.pid = 0
-        self.lab.save()
-
-    def start(self, wait: bool = True) -> None:
-        """Boot the host: after a power loss, wipe what a reboot wipes; restore; start the daemon.
-
-        If no process of the host survives (kill(), or a crash), the host
-        reboots: its runtime mounts, cgroups and namespace are recreated
-        empty, as after a power cycle; its data root stays (the disk).
-        """
-        h = self.state
-        if self.running():
-            raise LabSystemError(f"{h.name} runs already (pid {h.pid})")
-        if not self.pids():
-            self.lab.reboot(h)
-        if h.cut:
-            self.restore()
-        if h.role == "registry":
-            hostops.start_registry(h)
-        else:
-            hostops.start_shoald(h, self.lab.state.registry_addr)
-            self.lab.save()
-            if wait:
-                hostops.wait_ping(h)
-        self.lab.save()
-
-    def cli(self, *args: str, check: bool = False, timeout: float = 120,
-            input: str | None = None) -> subprocess.CompletedProcess[str]:
-        """Run `shoal --host <this host> ARGS` and return the finished process."""
-        shoal = Path(sys.executable).parent / "shoal"
-        r = subprocess.run([str(shoal) if shoal.exists() else "shoal", "-H", self.host, *args],
-                           capture_output=True, text=True, timeout=timeout, input=input)
-        if check and r.returncode != 0:
-            raise LabSystemError(f"shoal --host {self.name} {' '.join(args)} exited "
-                                 f"{r.returncode}: {r.stderr.strip()}")
-        return r
-
-    def exec(self, *argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        """Run ARGV in the host's network namespace (like `ip netns exec`, without a mount ns)."""
-        return subprocess.run(["nsenter", f"--net={self.netns}", *argv], capture_output=True,
-                              text=True, timeout=timeout)
 
 
 class Lab:
@@ -208,7 +117,7 @@ class Lab:
 
     def status(self) -> str:
         """Return running (every daemon up), degraded (some) or stopped (none)."""
-        up = [alive(h.pid) for h in self.state.all_hosts()]
+        up = [hostops.running(h) for h in self.state.all_hosts()]
         return "running" if up and all(up) else "degraded" if any(up) else "stopped"
 
     # ---- up ----------------------------------------------------------------------
@@ -314,10 +223,8 @@ class Lab:
         problems: list[str] = []
         everyone = st.all_hosts()
         for h in everyone:  # SIGTERM to all first: they stop in parallel
-            if alive(h.pid):
-                from .procs import signal_pids
-
-                signal_pids([h.pid], 15)
+            if hostops.running(h):
+                signal_pids([h.pid], signal.SIGTERM)
         for h in everyone:
             try:
                 hostops.stop(h)

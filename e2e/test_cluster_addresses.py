@@ -8,45 +8,12 @@ and `/tasks` the task addresses, whichever host runs them.
 
 from __future__ import annotations
 
-import importlib.util
 import ipaddress
 import json
 import time
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
-pytestmark = pytest.mark.root
-
-
-@pytest.fixture(scope="module")
-def busybox_tar(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Return a busybox rootfs tarball (scripts/busybox_rootfs.py; no registry needed)."""
-    path = Path(__file__).resolve().parent.parent / "scripts" / "busybox_rootfs.py"
-    spec = importlib.util.spec_from_file_location("busybox_rootfs", path)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    out = tmp_path_factory.mktemp("busybox") / "busybox-rootfs.tar"
-    mod.write_rootfs(str(out))
-    return out
-
-
-@pytest.fixture
-def two_hosts(tmp_path: Path, busybox_tar: Path) -> Iterator[Any]:
-    """Return a lab of two hosts (one manager) with busybox imported; remove it after."""
-    from shoal.cli.lab import Lab
-
-    lab = Lab.up("a" + uuid.uuid4().hex[:5], nodes=2, root=tmp_path / "labs")
-    try:
-        for h in lab.hosts:
-            h.cli("import", str(busybox_tar), "busybox:latest", check=True)
-        yield lab
-    finally:
-        assert lab.down() == [], "the lab left something behind"
+LAB = {"nodes": 2, "managers": 1, "registry": False}  # the `lab` fixture (e2e/conftest.py)
 
 
 def _tasks(host: Any, service: str) -> list[dict[str, Any]]:
@@ -70,8 +37,8 @@ def _until(check: Any, timeout: float = 90) -> Any:
         time.sleep(0.5)
 
 
-def test_tasks_on_two_hosts_get_distinct_addresses_and_the_service_a_vip(two_hosts: Any) -> None:
-    m = two_hosts.managers[0]
+def test_tasks_on_two_hosts_get_distinct_addresses_and_the_service_a_vip(lab: Any) -> None:
+    m = lab.managers[0]
     m.cli("network", "create", "-d", "overlay", "app", check=True)
     m.cli("service", "create", "-d", "--name", "web", "--network", "app", "--replicas", "2",
           "--replicas-max-per-node", "1", "busybox", "sleep", "1000", check=True)

@@ -12,7 +12,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ContainerSpec(_message.Message):
-    __slots__ = ("image", "command", "args", "env", "labels", "user", "dir", "hostname", "stop_signal", "stop_grace_period", "healthcheck", "mounts", "secrets", "configs", "tty", "open_stdin", "read_only", "groups", "hosts", "dns_config", "init", "sysctls", "capability_add", "capability_drop")
+    __slots__ = ("image", "command", "args", "env", "labels", "user", "dir", "hostname", "stop_signal", "stop_grace_period", "healthcheck", "mounts", "secrets", "configs", "tty", "open_stdin", "read_only", "groups", "hosts", "dns_config", "init", "sysctls", "capability_add", "capability_drop", "pull_options")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -27,6 +27,11 @@ class ContainerSpec(_message.Message):
         key: str
         value: str
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class PullOptions(_message.Message):
+        __slots__ = ("registry_auth",)
+        REGISTRY_AUTH_FIELD_NUMBER: _ClassVar[int]
+        registry_auth: str
+        def __init__(self, registry_auth: _Optional[str] = ...) -> None: ...
     IMAGE_FIELD_NUMBER: _ClassVar[int]
     COMMAND_FIELD_NUMBER: _ClassVar[int]
     ARGS_FIELD_NUMBER: _ClassVar[int]
@@ -51,6 +56,7 @@ class ContainerSpec(_message.Message):
     SYSCTLS_FIELD_NUMBER: _ClassVar[int]
     CAPABILITY_ADD_FIELD_NUMBER: _ClassVar[int]
     CAPABILITY_DROP_FIELD_NUMBER: _ClassVar[int]
+    PULL_OPTIONS_FIELD_NUMBER: _ClassVar[int]
     image: str
     command: _containers.RepeatedScalarFieldContainer[str]
     args: _containers.RepeatedScalarFieldContainer[str]
@@ -75,7 +81,8 @@ class ContainerSpec(_message.Message):
     sysctls: _containers.ScalarMap[str, str]
     capability_add: _containers.RepeatedScalarFieldContainer[str]
     capability_drop: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, image: _Optional[str] = ..., command: _Optional[_Iterable[str]] = ..., args: _Optional[_Iterable[str]] = ..., env: _Optional[_Iterable[str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., user: _Optional[str] = ..., dir: _Optional[str] = ..., hostname: _Optional[str] = ..., stop_signal: _Optional[str] = ..., stop_grace_period: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., healthcheck: _Optional[_Union[_types_pb2.HealthConfig, _Mapping]] = ..., mounts: _Optional[_Iterable[_Union[_types_pb2.Mount, _Mapping]]] = ..., secrets: _Optional[_Iterable[_Union[_types_pb2.SecretReference, _Mapping]]] = ..., configs: _Optional[_Iterable[_Union[_types_pb2.ConfigReference, _Mapping]]] = ..., tty: _Optional[bool] = ..., open_stdin: _Optional[bool] = ..., read_only: _Optional[bool] = ..., groups: _Optional[_Iterable[str]] = ..., hosts: _Optional[_Iterable[str]] = ..., dns_config: _Optional[_Union[_types_pb2.DNSConfig, _Mapping]] = ..., init: _Optional[bool] = ..., sysctls: _Optional[_Mapping[str, str]] = ..., capability_add: _Optional[_Iterable[str]] = ..., capability_drop: _Optional[_Iterable[str]] = ...) -> None: ...
+    pull_options: ContainerSpec.PullOptions
+    def __init__(self, image: _Optional[str] = ..., command: _Optional[_Iterable[str]] = ..., args: _Optional[_Iterable[str]] = ..., env: _Optional[_Iterable[str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., user: _Optional[str] = ..., dir: _Optional[str] = ..., hostname: _Optional[str] = ..., stop_signal: _Optional[str] = ..., stop_grace_period: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., healthcheck: _Optional[_Union[_types_pb2.HealthConfig, _Mapping]] = ..., mounts: _Optional[_Iterable[_Union[_types_pb2.Mount, _Mapping]]] = ..., secrets: _Optional[_Iterable[_Union[_types_pb2.SecretReference, _Mapping]]] = ..., configs: _Optional[_Iterable[_Union[_types_pb2.ConfigReference, _Mapping]]] = ..., tty: _Optional[bool] = ..., open_stdin: _Optional[bool] = ..., read_only: _Optional[bool] = ..., groups: _Optional[_Iterable[str]] = ..., hosts: _Optional[_Iterable[str]] = ..., dns_config: _Optional[_Union[_types_pb2.DNSConfig, _Mapping]] = ..., init: _Optional[bool] = ..., sysctls: _Optional[_Mapping[str, str]] = ..., capability_add: _Optional[_Iterable[str]] = ..., capability_drop: _Optional[_Iterable[str]] = ..., pull_options: _Optional[_Union[ContainerSpec.PullOptions, _Mapping]] = ...) -> None: ...
 
 class TaskSpec(_message.Message):
     __slots__ = ("container", "resources", "restart", "placement", "networks", "log_driver", "force_update")

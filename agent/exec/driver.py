@@ -135,7 +135,7 @@ class TaskRunner:
             self._set(PREPARING, "preparing")
         elif state == PREPARING:
             try:
-                await self.controller.prepare()
+                await self.controller.prepare(self._progress)
             except Exception as exc:
                 self._fail(exc, rejected=True)
                 return
@@ -220,6 +220,11 @@ class TaskRunner:
     async def _next_change(self) -> None:
         await self._changed.wait()
         self._changed.clear()
+
+    def _progress(self, text: str) -> None:
+        """Report how a long prepare step goes ("preparing: pulling 12/40 MB")."""
+        if self.status.state == PREPARING:
+            self._set(PREPARING, f"preparing: {text}")
 
     def _fail(self, exc: Exception, *, rejected: bool) -> None:
         state = REJECTED if rejected or isinstance(exc, TaskRejected) else FAILED

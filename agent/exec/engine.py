@@ -1,8 +1,10 @@
 """The engine executor: each task is a container of the local engine.
 
-Only the engine facade is used (engine.images, engine.containers), never its
-internals. A controller finds its container by name, else by the task-id
-label, so a restarted agent re-adopts what the previous one started.
+Only the engine facade is used (engine.images, engine.registry,
+engine.containers), never its internals. A missing image is pulled in the
+prepare step (pull.py), its progress given to the driver. A controller finds
+its container by name, else by the task-id label, so a restarted agent
+re-adopts what the previous one started.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from shoal.agent.exec.containerspec import LABEL_TASK_ID, container_name, create
 from shoal.agent.exec.errors import ContainerGone, TaskFailed, TaskRejected
 from shoal.agent.exec.interfaces import Observed
 from shoal.agent.exec.networks import TaskNetworks
+from shoal.agent.exec.pull import ImagePuller, Progress
 from shoal.engine.errors import EngineError, InvalidArgument, NotFound, NotModified
 from shoal.proto.shoal.v1.objects_pb2 import EngineDescription, NodeDescription, Task
 from shoal.proto.shoal.v1.types_pb2 import Platform, Resources
@@ -56,11 +59,13 @@ def host_description(labels: dict[str, str] | None = None) -> NodeDescription:
 class EngineController:
     """Runs one task as a container of ENGINE (NETWORKS: the executor's TaskNetworks)."""
 
-    def __init__(self, engine: Any, task: Task, networks: TaskNetworks | None = None) -> None:
+    def __init__(self, engine: Any, task: Task, networks: TaskNetworks | None = None,
+                 puller: ImagePuller | None = None) -> None:
         self.engine = engine
         self.task = task
         self.name = container_name(task)
         self.networks = networks or TaskNetworks(engine)
+        self.puller = puller or ImagePuller(engine)
         self.networks.track(task)
 
     def _find(self) -> Any | None:
@@ -80,18 +85,13 @@ class EngineController:
             raise ContainerGone(f"container {self.name} not found")
         return c
 
-    async def prepare(self) -> None:
+    async def prepare(self, progress: Progress | None = None) -> None:
         if self._find() is not None:
             return
-        image = self.task.spec.container.image
-        if not image:
+        spec = self.task.spec.container
+        if not spec.image:
             raise TaskRejected("the task has no image")
-        try:
-            await asyncio.to_thread(self.engine.images.get, image)
-        except NotFound as exc:
-            raise TaskRejected(
-                f"No such image: {image} (pulling is not supported yet: load it on the node)"
-            ) from exc
+        await self.puller.ensure(spec.image, spec.pull_options.registry_auth, progress)
 
         async def create(networks: list[tuple[str, list[str], str]]) -> None:
             await self.engine.containers.create(create_body(self.task, networks), self.name)
@@ -167,9 +167,10 @@ class EngineExecutor:
         self.engine = engine
         self.labels = dict(labels or {})
         self.networks = TaskNetworks(engine)
+        self.puller = ImagePuller(engine)  # one per node: tasks share pulls
 
     async def describe(self) -> NodeDescription:
         return await asyncio.to_thread(host_description, self.labels)
 
     def controller(self, task: Task) -> EngineController:
-        return EngineController(self.engine, task, self.networks)
+        return EngineController(self.engine, task, self.networks, self.puller)

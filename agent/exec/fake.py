@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from shoal.agent.exec.errors import TaskFailed, TaskRejected
@@ -57,7 +58,7 @@ class FakeController:
     def _container(self) -> FakeContainer | None:
         return self.executor.containers.get(self.task_id)
 
-    async def prepare(self) -> None:
+    async def prepare(self, progress: Callable[[str], None] | None = None) -> None:
         cfg = self.executor.config
         if cfg.prepare_delay:
             await asyncio.sleep(cfg.prepare_delay)

@@ -8,6 +8,7 @@ engine implementation is engine.py, the benchmark's fake is fake.py.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -30,9 +31,11 @@ class Observed:
 class Controller(Protocol):
     """Runs one task. Every step is idempotent: after a restart it may run again."""
 
-    async def prepare(self) -> None:
-        """Make the task ready to start: image present, container created.
+    async def prepare(self, progress: Callable[[str], None] | None = None) -> None:
+        """Make the task ready to start: image present (pulled), container created.
 
+        PROGRESS, when given, is called with short texts on a long step
+        ("pulling 12/40 MB"), at most a few times a second.
         Raises TaskRejected if it can never run here, TaskFailed otherwise.
         """
         ...

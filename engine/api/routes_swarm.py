@@ -7,6 +7,8 @@ in a swarm"), and converts the answer back. Errors: the backend's
 ClusterAPIError (not in a swarm, a worker) → 503 with dockerd's message;
 gRPC codes → HTTP statuses by manager/dockerapi/rpc.py, with the server's
 message; InvalidArgument and NotFound go through the app's middleware.
+Service create and update keep X-Registry-Auth for the agents and pin images
+to registry digests first (manager/dockerapi/images.py).
 """
 
 from __future__ import annotations
@@ -21,10 +23,18 @@ from typing import Any, TypeVar
 import grpc
 from aiohttp import web
 
-from shoal.engine.api.app import Handler, add, body_json, error_response, json_response, qbool
+from shoal.engine.api.app import (
+    ENGINE_KEY,
+    Handler,
+    add,
+    body_json,
+    error_response,
+    json_response,
+    qbool,
+)
 from shoal.engine.api.streams import MULTIPLEXED_STREAM, RAW_STREAM, encode
 from shoal.engine.errors import InvalidArgument
-from shoal.manager.dockerapi import convert, filters, lookup
+from shoal.manager.dockerapi import convert, filters, images, lookup
 from shoal.manager.dockerapi.backend import ClusterBackend, ControlAPI, ServiceLogOptions
 from shoal.manager.dockerapi.errors import ClusterAPIError, NotInSwarm
 from shoal.manager.dockerapi.rpc import http_error
@@ -161,8 +171,12 @@ async def list_services(request: web.Request) -> web.Response:
 
 async def create_service(request: web.Request) -> web.Response:
     spec = convert.service_spec_from_json(await body_json(request))
-    resp = await _control(request).CreateService(c.CreateServiceRequest(spec=spec))
-    return json_response({"ID": resp.service.id, "Warnings": []}, status=201)
+    control = _control(request)
+    warnings = await images.prepare_service_spec(
+        spec, engine=request.app[ENGINE_KEY], header=request.headers.get("X-Registry-Auth"),
+        query=request.query)
+    resp = await control.CreateService(c.CreateServiceRequest(spec=spec))
+    return json_response({"ID": resp.service.id, "Warnings": warnings}, status=201)
 
 
 async def inspect_service(request: web.Request) -> web.Response:
@@ -182,10 +196,13 @@ async def update_service(request: web.Request) -> web.Response:
         spec = svc.spec
     else:
         spec = convert.service_spec_from_json(body)
+    warnings = await images.prepare_service_spec(
+        spec, engine=request.app[ENGINE_KEY], header=request.headers.get("X-Registry-Auth"),
+        query=request.query, current=svc)
     await control.UpdateService(c.UpdateServiceRequest(
         service_id=svc.id, service_version=version, spec=spec,
         rollback=rollback == "previous"))
-    return json_response({"Warnings": []})
+    return json_response({"Warnings": warnings})
 
 
 async def remove_service(request: web.Request) -> web.Response:

@@ -96,6 +96,8 @@ class ImageService:
         ref = refmod.try_parse(s)
         if ref is not None:
             image_id = self.refs.get(ref)
+            if image_id is None and ref.digest is not None and ref.tag is not None:
+                image_id = self.refs.get(ref.with_digest(ref.digest))  # NAME:TAG@DIGEST
             if image_id is None and ref.digest is not None:
                 image_id = next(
                     (r.id for r in self._records.values() if r.manifest == ref.digest), None

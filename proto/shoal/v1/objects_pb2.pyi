@@ -62,7 +62,7 @@ class NodeStatus(_message.Message):
     def __init__(self, state: _Optional[_Union[NodeStatus.State, str]] = ..., message: _Optional[str] = ..., addr: _Optional[str] = ...) -> None: ...
 
 class ManagerStatus(_message.Message):
-    __slots__ = ("addr", "leader", "reachability")
+    __slots__ = ("addr", "leader", "reachability", "etcd_member_id")
     class Reachability(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
         __slots__ = ()
         UNKNOWN: _ClassVar[ManagerStatus.Reachability]
@@ -74,10 +74,12 @@ class ManagerStatus(_message.Message):
     ADDR_FIELD_NUMBER: _ClassVar[int]
     LEADER_FIELD_NUMBER: _ClassVar[int]
     REACHABILITY_FIELD_NUMBER: _ClassVar[int]
+    ETCD_MEMBER_ID_FIELD_NUMBER: _ClassVar[int]
     addr: str
     leader: bool
     reachability: ManagerStatus.Reachability
-    def __init__(self, addr: _Optional[str] = ..., leader: _Optional[bool] = ..., reachability: _Optional[_Union[ManagerStatus.Reachability, str]] = ...) -> None: ...
+    etcd_member_id: int
+    def __init__(self, addr: _Optional[str] = ..., leader: _Optional[bool] = ..., reachability: _Optional[_Union[ManagerStatus.Reachability, str]] = ..., etcd_member_id: _Optional[int] = ...) -> None: ...
 
 class Node(_message.Message):
     __slots__ = ("id", "meta", "spec", "description", "status", "manager_status", "role", "attachments")
@@ -260,15 +262,17 @@ class RootCA(_message.Message):
     def __init__(self, ca_key: _Optional[bytes] = ..., ca_cert: _Optional[bytes] = ..., ca_cert_hash: _Optional[str] = ..., join_tokens: _Optional[_Union[_types_pb2.JoinTokens, _Mapping]] = ...) -> None: ...
 
 class Cluster(_message.Message):
-    __slots__ = ("id", "meta", "spec", "root_ca", "etcd_endpoints")
+    __slots__ = ("id", "meta", "spec", "root_ca", "etcd_endpoints", "etcd_embedded")
     ID_FIELD_NUMBER: _ClassVar[int]
     META_FIELD_NUMBER: _ClassVar[int]
     SPEC_FIELD_NUMBER: _ClassVar[int]
     ROOT_CA_FIELD_NUMBER: _ClassVar[int]
     ETCD_ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    ETCD_EMBEDDED_FIELD_NUMBER: _ClassVar[int]
     id: str
     meta: _types_pb2.Meta
     spec: _specs_pb2.ClusterSpec
     root_ca: RootCA
     etcd_endpoints: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, id: _Optional[str] = ..., meta: _Optional[_Union[_types_pb2.Meta, _Mapping]] = ..., spec: _Optional[_Union[_specs_pb2.ClusterSpec, _Mapping]] = ..., root_ca: _Optional[_Union[RootCA, _Mapping]] = ..., etcd_endpoints: _Optional[_Iterable[str]] = ...) -> None: ...
+    etcd_embedded: bool
+    def __init__(self, id: _Optional[str] = ..., meta: _Optional[_Union[_types_pb2.Meta, _Mapping]] = ..., spec: _Optional[_Union[_specs_pb2.ClusterSpec, _Mapping]] = ..., root_ca: _Optional[_Union[RootCA, _Mapping]] = ..., etcd_endpoints: _Optional[_Iterable[str]] = ..., etcd_embedded: _Optional[bool] = ...) -> None: ...

@@ -1,7 +1,8 @@
 """Service commands: create, update, rollback, scale, rm, ls, ps, inspect (logs: service_logs).
 
-    create    POST /services/create {ServiceSpec} -> {"ID", "Warnings"}; prints the id,
-              then waits for convergence with live progress (progress.py) unless -d
+    create    POST /services/create?resolveImage=M {ServiceSpec} -> {"ID", "Warnings"}
+              (X-Registry-Auth with --with-registry-auth); prints the id, then waits
+              for convergence with live progress (progress.py) unless -d
     update    GET /services/{ref}, POST /services/{id}/update?version=V {changed spec}
               (--rollback: the spec as is, with &rollback=previous); waits unless -d
     scale     per NAME=N: GET /services/{ref}, POST /services/{id}/update?version=V with
@@ -38,6 +39,18 @@ def _warnings(ctx: Context, resp: Any) -> None:
         ctx.err(f"{warning}\n")
 
 
+def registry_options(opts: Any, image: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """Return the query (resolveImage) and headers (X-Registry-Auth) of a create or update.
+
+    The stored credentials of IMAGE's registry go only with --with-registry-auth:
+    the manager keeps them in the service for its agents.
+    """
+    from .registry_cmds import auth_header
+
+    params = {"resolveImage": opts.resolve_image or None}
+    return params, auth_header(image) if opts.with_registry_auth else {}
+
+
 def create(ctx: Context, argv: list[str]) -> int:
     """Create a service from flags, print its id, and wait for its tasks to run."""
     parsed = parse(CREATE, ctx, argv)
@@ -45,7 +58,8 @@ def create(ctx: Context, argv: list[str]) -> int:
         return 0
     opts, args = parsed
     spec = build_spec(opts, args[0], args[1:])
-    resp = ctx.client.post("/services/create", body=spec) or {}
+    params, headers = registry_options(opts, args[0])
+    resp = ctx.client.request("POST", "/services/create", params, spec, headers).json() or {}
     _warnings(ctx, resp)
     ctx.out(f"{resp.get('ID', '')}\n")
     if not opts.detach:
@@ -71,10 +85,18 @@ def _network_ids(ctx: Context, names: list[str]) -> dict[str, str]:
 
 
 def _post_update(ctx: Context, service: dict[str, Any], spec: dict[str, Any],
-                 rollback: bool = False) -> None:
+                 rollback: bool = False, opts: Any = None) -> None:
     version = (service.get("Version") or {}).get("Index", 0)
-    params = {"version": str(version), "rollback": "previous" if rollback else None}
-    resp = ctx.client.post(f"/services/{service['ID']}/update", params, body=spec)
+    params: dict[str, Any] = {"version": str(version),
+                              "rollback": "previous" if rollback else None}
+    headers: dict[str, str] = {}
+    if opts is not None:
+        image = str(((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {})
+                    .get("Image") or "")
+        extra, headers = registry_options(opts, image)
+        params.update(extra)
+    resp = ctx.client.request("POST", f"/services/{service['ID']}/update", params, spec,
+                              headers).json()
     _warnings(ctx, resp)
 
 
@@ -92,7 +114,7 @@ def update(ctx: Context, argv: list[str]) -> int:
             raise CLIError("other flags may not be combined with --rollback")
     else:
         spec = apply_update(spec, opts, _network_ids(ctx, opts.network_rm))
-    _post_update(ctx, service, spec, rollback=opts.rollback)
+    _post_update(ctx, service, spec, rollback=opts.rollback, opts=opts)
     ctx.out(f"{args[0]}\n")
     if not opts.detach:
         from .progress import wait

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 
 
-def _choice(*allowed: str) -> Callable[[str], str]:
+def choice(*allowed: str) -> Callable[[str], str]:
     def conv(value: str) -> str:
         if value not in allowed:
             raise ValueError(f"must be one of {', '.join(allowed)}")
@@ -94,7 +94,11 @@ COMMON = [
          "Exit immediately instead of waiting for the service to converge"),
     Flag("quiet", "q", "bool", "Suppress progress output"),
     Flag("with-registry-auth", "", "bool",
-         "Send registry authentication details to cluster agents (accepted, no effect)"),
+         "Send registry authentication details to cluster agents"),
+    Flag("resolve-image", "", "string",
+         'Query the registry to resolve image digest ("always", "changed", "never"; '
+         "default: new or changed images that name a registry host)",
+         conv=choice("always", "changed", "never"), metavar="string"),
     Flag("replicas", "", "string", "Number of tasks", conv=_uint, metavar="uint"),
     Flag("replicas-max-per-node", "", "string",
          "Maximum number of tasks per node (default 0 = unlimited)", conv=_uint, metavar="uint"),
@@ -104,7 +108,7 @@ COMMON = [
     Flag("limit-memory", "", "string", "Limit Memory", conv=parse_size, metavar="bytes"),
     Flag("restart-condition", "", "string",
          'Restart when condition is met ("none", "on-failure", "any")',
-         conv=_choice("none", "on-failure", "any"), metavar="string"),
+         conv=choice("none", "on-failure", "any"), metavar="string"),
     Flag("restart-delay", "", "string", "Delay between restart attempts (ns|us|ms|s|m|h)",
          **_DUR),
     Flag("restart-max-attempts", "", "string", "Maximum number of restarts before giving up",
@@ -118,14 +122,14 @@ COMMON = [
          default="0s"),
     Flag("update-failure-action", "", "string",
          'Action on update failure ("pause", "continue", "rollback")',
-         conv=_choice("pause", "continue", "rollback"), default="pause"),
+         conv=choice("pause", "continue", "rollback"), default="pause"),
     Flag("update-monitor", "", "string",
          "Duration after each task update to monitor for failure (ns|us|ms|s|m|h)", **_DUR),
     Flag("update-max-failure-ratio", "", "string", "Failure rate to tolerate during an update",
          conv=_ratio, metavar="float"),
     Flag("update-order", "", "string",
          'Update order ("start-first", "stop-first")',
-         conv=_choice("start-first", "stop-first"), default="stop-first"),
+         conv=choice("start-first", "stop-first"), default="stop-first"),
     Flag("rollback-parallelism", "", "string",
          "Maximum number of tasks rolled back simultaneously (0 to roll back all at once)",
          conv=_uint, metavar="uint", default="1"),
@@ -133,13 +137,13 @@ COMMON = [
          **_DUR, default="0s"),
     Flag("rollback-failure-action", "", "string",
          'Action on rollback failure ("pause", "continue")',
-         conv=_choice("pause", "continue"), default="pause"),
+         conv=choice("pause", "continue"), default="pause"),
     Flag("rollback-monitor", "", "string",
          "Duration after each task rollback to monitor for failure (ns|us|ms|s|m|h)", **_DUR),
     Flag("rollback-max-failure-ratio", "", "string",
          "Failure rate to tolerate during a rollback", conv=_ratio, metavar="float"),
     Flag("rollback-order", "", "string", 'Rollback order ("start-first", "stop-first")',
-         conv=_choice("start-first", "stop-first"), default="stop-first"),
+         conv=choice("start-first", "stop-first"), default="stop-first"),
     Flag("health-cmd", "", "string", "Command to run to check health"),
     Flag("health-interval", "", "string", "Time between running the check (ms|s|m|h)", **_DUR),
     Flag("health-timeout", "", "string", "Maximum time to allow one check to run (ms|s|m|h)",
@@ -165,7 +169,7 @@ COMMON = [
 CREATE_ONLY = [
     Flag("name", "", "string", "Service name"),
     Flag("mode", "", "string", 'Service mode ("replicated", "global")',
-         conv=_choice("replicated", "global"), default="replicated"),
+         conv=choice("replicated", "global"), default="replicated"),
     Flag("constraint", "", "list", "Placement constraints"),
     Flag("placement-pref", "", "list", "Add a placement preference (spread=node.labels.X)",
          conv=_placement_pref, metavar="pref"),
@@ -178,7 +182,7 @@ CREATE_ONLY = [
     Flag("mount", "", "list", "Attach a filesystem mount to the service", conv=_mount,
          metavar="mount"),
     Flag("endpoint-mode", "", "string", "Endpoint mode (vip or dnsrr)",
-         conv=_choice("vip", "dnsrr"), default="vip"),
+         conv=choice("vip", "dnsrr"), default="vip"),
 ]
 
 UPDATE_ONLY = [

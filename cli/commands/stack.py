@@ -6,7 +6,9 @@
               GET /networks/{name} for each external network (must exist)
               GET /networks?filters={"label":[...]}, POST /networks/create for missing ones
               POST /services/create for new services; POST /services/{id}/update?version=V
-              only for services whose spec differs from the deployed one
+              only for services whose spec differs from the deployed one (an image the
+              manager pinned to a digest matches its tag); with resolveImage=M, and
+              X-Registry-Auth with --with-registry-auth
     ls        GET /services?filters={"label":["com.docker.stack.namespace"]}: NAME, SERVICES
     services  GET /services?filters={"label":["...=NAME"]}&status=true: the service table
     ps        the stack's services, then GET /tasks?filters={"service":[ids]}
@@ -20,7 +22,8 @@ import copy
 from ..errors import APIError, CLIError
 from ..flags import Command, Flag
 from . import parse
-from .swarm_api import STACK_LABEL, filters_json, parse_filters
+from .service_flags import choice
+from .swarm_api import STACK_LABEL, filters_json, parse_filters, strip_digest
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -68,8 +71,19 @@ def normalize(doc: Any, names: dict[str, str] | None = None) -> Any:
 
 
 def spec_changed(deployed: dict[str, Any], wanted: dict[str, Any],
-                 network_names: dict[str, str] | None = None) -> bool:
-    """Tell whether a service must be updated to match the Compose files."""
+                 network_names: dict[str, str] | None = None, pinned_ok: bool = True) -> bool:
+    """Tell whether a service must be updated to match the Compose files.
+
+    With PINNED_OK, a deployed image the manager pinned to a digest
+    (``app:1.0@sha256:...``) still matches the file's ``app:1.0``.
+    """
+    deployed = copy.deepcopy(deployed)
+    dc = (deployed.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+    want = str(((wanted.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image")
+               or "")
+    have = str(dc.get("Image") or "")
+    if pinned_ok and "@" in have and "@" not in want and strip_digest(have) == want:
+        dc["Image"] = want
     return normalize(deployed, network_names) != normalize(wanted, network_names)
 
 
@@ -82,11 +96,23 @@ DEPLOY = Command("{prog} [OPTIONS] STACK", "Deploy a new stack or update an exis
     Flag("prune", "", "bool", "Prune services that are no longer referenced"),
     Flag("quiet", "q", "bool", "Suppress progress output"),
     Flag("resolve-image", "", "string",
-         'Query the registry to resolve image digest and supported platforms ("always", '
-         '"changed", "never"); accepted, shoal never queries a registry', default="always"),
+         'Query the registry to resolve image digest ("always", "changed", "never"; '
+         "default: new or changed images that name a registry host)",
+         conv=choice("always", "changed", "never"), metavar="string"),
     Flag("with-registry-auth", "", "bool",
-         "Send registry authentication details to cluster agents (accepted, no effect)"),
+         "Send registry authentication details to cluster agents"),
 ], min_args=1, max_args=1)
+
+
+def _registry(opts: Any, spec: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any],
+                                                         dict[str, str]]:
+    """Return the query, body and headers of a service create or update of a stack."""
+    from .service import registry_options
+
+    image = str(((spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}).get("Image")
+                or "")
+    params, headers = registry_options(opts, image)
+    return params, spec, headers
 
 
 def deploy(ctx: Context, argv: list[str]) -> int:
@@ -141,7 +167,9 @@ def deploy(ctx: Context, argv: list[str]) -> int:
         if service is None:
             ctx.out(f"Creating service {name}\n")
             try:
-                resp = client.post("/services/create", body=spec) or {}
+                params, body, headers = _registry(opts, spec)
+                resp = client.request("POST", "/services/create", params, body,
+                                      headers).json() or {}
             except CLIError as exc:
                 raise CLIError(f"failed to create service {name}: {exc}") from None
             changed.append(resp.get("ID", name))
@@ -151,13 +179,15 @@ def deploy(ctx: Context, argv: list[str]) -> int:
             force = (current.get("TaskTemplate") or {}).get("ForceUpdate")
             if force:
                 spec["TaskTemplate"]["ForceUpdate"] = force
-            if not spec_changed(current, spec, names):
+            if not spec_changed(current, spec, names, opts.resolve_image != "always"):
                 continue
             ctx.out(f"Updating service {name} (id: {service['ID']})\n")
             version = (service.get("Version") or {}).get("Index", 0)
+            params, body, headers = _registry(opts, spec)
             try:
-                resp = client.post(f"/services/{service['ID']}/update",
-                                   {"version": str(version)}, body=spec) or {}
+                resp = client.request("POST", f"/services/{service['ID']}/update",
+                                      {"version": str(version), **params}, body,
+                                      headers).json() or {}
             except CLIError as exc:
                 raise CLIError(f"failed to update service {name}: {exc}") from None
             changed.append(service["ID"])

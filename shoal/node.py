@@ -45,6 +45,9 @@ class NodeState:
     etcd_embedded: bool = False
     etcd_client_port: int = 0
     etcd_peer_port: int = 0
+    # The embedded member (shoal/node_etcd.py): its etcd name and id.
+    etcd_name: str = ""
+    etcd_member_id: int = 0
 
     def save(self, path: Path) -> None:
         tmp = path.with_suffix(".tmp")
@@ -142,13 +145,14 @@ class Node:
             self._role_watch = None
         await self._stop_parts()
 
-    async def _stop_parts(self, timeout: float = 15.0) -> None:
+    async def _stop_parts(self, parts: tuple[str, ...] = ("agent", "manager", "etcd"),
+                          timeout: float = 15.0) -> None:
         """Stop the parts in order; a part that hangs (a dead peer) is logged and dropped."""
         if self._channel is not None:
             with contextlib.suppress(Exception):
                 await self._channel.close()
             self._channel = self._control = None
-        for name in ("agent", "manager", "etcd"):
+        for name in parts:
             part = getattr(self, name)
             if part is None:
                 continue
@@ -164,18 +168,40 @@ class Node:
                     log.info("stopping the %s took %.1f s", name, time.monotonic() - t0)
             setattr(self, name, None)
 
-    async def _start_etcd(self, state: NodeState) -> None:
-        from shoal.manager.etcd import EtcdConfig, EtcdProcess
+    async def _start_etcd(self, state: NodeState, seeds: list[str]) -> None:
+        """Run this host's etcd member: restart it, join the members at SEEDS, or start one."""
+        from shoal.node_etcd import LocalMember
 
-        host = state.advertise_addr.rpartition(":")[0]
-        cfg = EtcdConfig(data_dir=self.dir / "etcd", name=state.node_id or "shoal", host=host,
-                         client_port=state.etcd_client_port, peer_port=state.etcd_peer_port,
-                         log_file=self.dir / "etcd.log")
-        self.etcd = EtcdProcess(cfg)
-        await self.etcd.start()
-        state.etcd_client_port = self.etcd.config.client_port
-        state.etcd_peer_port = self.etcd.config.peer_port
-        state.etcd_endpoints = [self.etcd.endpoint]
+        state.etcd_name = state.etcd_name or state.node_id or "shoal"
+        member = LocalMember(self.dir, name=state.etcd_name,
+                             host=state.advertise_addr.rpartition(":")[0],
+                             client_port=state.etcd_client_port, peer_port=state.etcd_peer_port)
+        self.etcd = member
+        await member.start(seeds)
+        state.etcd_client_port = member.config.client_port
+        state.etcd_peer_port = member.config.peer_port
+        state.etcd_member_id = member.member_id
+        state.etcd_endpoints = list(member.endpoints)
+
+    async def _retire_manager(self, force: bool) -> None:
+        """Stop the manager and agent, and take this host's member out of etcd.
+
+        The quorum check comes first, so a refused demotion leaves the node
+        running as a manager (the role watch tries again later).
+        """
+        member, state = self.etcd, self.state
+        if member is not None:
+            await member.check_retire(force)
+            store = getattr(self.manager, "store", None)
+            if store is not None:
+                await member.unpublish(store)
+        await self._stop_parts(("agent", "manager"))
+        if member is not None:
+            self.etcd = None
+            await member.retire(force=True)  # quorum was checked above
+        if state is not None:
+            state.etcd_member_id = state.etcd_client_port = state.etcd_peer_port = 0
+            state.etcd_endpoints = []
 
     async def _run_role(self) -> None:
         """Start etcd (embedded, managers), the Manager (managers) and the Agent."""
@@ -185,13 +211,15 @@ class Node:
             from shoal.manager.manager import Manager, ManagerConfig
 
             if state.etcd_embedded and self.etcd is None:
-                await self._start_etcd(state)
+                await self._start_etcd(state, list(state.etcd_endpoints))
             self.manager = Manager(ManagerConfig(
                 node_id=state.node_id, cluster_id=state.cluster_id,
                 listen_addr=state.listen_addr, advertise_addr=state.advertise_addr,
                 etcd_endpoints=state.etcd_endpoints,
             ), self.creds)
             await self.manager.start()
+            if self.etcd is not None:
+                await self.etcd.publish(self.manager.store, state.node_id)
         await self._start_agent()
         state.save(self.dir / "state.json")
         if self._role_watch is None or self._role_watch.done():
@@ -223,9 +251,10 @@ class Node:
                     log.info("this node becomes a %s", want)
                     if want == "manager":
                         await self._learn_etcd(managers[0], creds, state)
+                        await self._stop_parts()
                     else:
                         state.managers = self._manager_addrs() or managers
-                    await self._stop_parts()
+                        await self._retire_manager(force=False)
                     creds.save(self.dir / "certs")
                     self.creds, state.role = creds, want
                     await self._run_role()
@@ -248,6 +277,7 @@ class Node:
             resp = await control_pb2_grpc.ControlStub(ch).ListClusters(
                 control_pb2.ListClustersRequest(), timeout=10)
         state.etcd_endpoints = list(resp.clusters[0].etcd_endpoints)
+        state.etcd_embedded = resp.clusters[0].etcd_embedded
 
     async def _start_agent(self) -> None:
         from shoal.agent.agent import Agent
@@ -286,7 +316,7 @@ class Node:
                               etcd_embedded=not external)
             try:
                 if state.etcd_embedded:
-                    await self._start_etcd(state)
+                    await self._start_etcd(state, [])
                 client = etcd_mod.connect(state.etcd_endpoints)
                 store = Store(client)
                 await store.start()
@@ -298,6 +328,7 @@ class Node:
                     def endpoints(c: objects_pb2.Cluster) -> bool:
                         del c.etcd_endpoints[:]
                         c.etcd_endpoints.extend(state.etcd_endpoints)
+                        c.etcd_embedded = state.etcd_embedded
                         return True
 
                     await store.mutate(objects_pb2.Cluster, cluster.id, endpoints)
@@ -360,6 +391,8 @@ class Node:
                     "runs; use `--force` to ignore this message."
                 )
             node_id = self.state.node_id
+            if self.state.role == "manager":
+                await self._retire_manager(force=True)
             await self.stop()
             self.state = self.creds = None
             shutil.rmtree(self.dir, ignore_errors=True)

@@ -60,10 +60,41 @@ class NodeOps(Base):
             _is_manager(n) for n in self.store.list(Node, copy=False) if n.id != node_id
         ):
             raise FailedPrecondition("attempting to demote the last manager of the swarm")
+        member_id = node.manager_status.etcd_member_id if demoting else 0
+        if member_id:
+            await self._check_etcd_removal(node_id, member_id)
         node.spec.CopyFrom(spec)
         updated = await self.store.update(node)
         await self._settle(updated.meta.version.index)
+        if member_id:
+            await self._remove_if_unreachable(member_id)
         return updated
+
+    async def _check_etcd_removal(self, node_id: str, member_id: int) -> None:
+        """Refuse a demotion whose etcd member removal would lose quorum (SwarmKit's check)."""
+        from shoal.manager import etcd_members
+
+        try:
+            await etcd_members.check_removal(self.store.client, member_id)
+        except etcd_members.QuorumError as exc:
+            raise FailedPrecondition(f"can't demote node {node_id}: {exc}") from exc
+
+    async def _remove_if_unreachable(self, member_id: int) -> None:
+        """Remove a demoted manager's etcd member now if its host is down.
+
+        A live host removes its own member when it steps down (shoal/node_etcd.py);
+        a dead one cannot, and its member would count against quorum.
+        """
+        from shoal.manager import etcd_members
+
+        client = self.store.client
+        try:
+            members = await etcd_members.list_members(client)
+            if member_id in {m.id for m in members} and \
+                    member_id not in await etcd_members.healthy_members(members):
+                await etcd_members.remove_member(client, member_id, check=False)
+        except etcd_members.MembershipError:
+            pass  # the node removes it itself when it comes back and steps down
 
     async def remove_node(self, node_id: str, *, force: bool = False, caller: str = "") -> None:
         """Delete a node that is down (any worker with FORCE); never a manager.

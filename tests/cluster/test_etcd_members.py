@@ -1,0 +1,129 @@
+"""Every manager runs one member of the embedded etcd: it grows on join, shrinks on demote.
+
+Daemons run in the host's network namespace (tests/cluster/conftest.py), so
+every member listens on 127.0.0.1 with ports of its own. The member list is
+read through etcd's JSON gateway, as `shoal lab` does.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+import urllib.request
+from typing import Any
+
+import pytest
+
+from tests.daemon import processes_with_cwd_or_arg
+
+from .test_multi_node import _token
+from .test_single_host import _running, _wait
+
+pytestmark = pytest.mark.root
+
+
+def _state(d) -> dict[str, Any]:
+    return json.loads((d.data / "swarm" / "state.json").read_text())
+
+
+def _members(endpoint: str) -> list[dict[str, Any]]:
+    """Return etcd's member list as its JSON gateway answers it."""
+    req = urllib.request.Request(f"http://{endpoint}/v3/cluster/member/list", data=b"{}",
+                                 method="POST")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    with opener.open(req, timeout=5) as r:
+        return list(json.loads(r.read()).get("members") or [])
+
+
+def _healthy(endpoint: str) -> bool:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"http://{endpoint}/health", timeout=2) as r:
+            return bool(json.loads(r.read()).get("health") == "true")
+    except OSError:
+        return False
+
+
+def _leader(d) -> str:
+    """Return the node id of the leader as manager D sees it ("" if none or no answer)."""
+    st, nodes = d.api("GET", "/nodes")
+    if st != 200:
+        return ""
+    return next((n["ID"] for n in nodes if (n.get("ManagerStatus") or {}).get("Leader")), "")
+
+
+def _etcd_pids(d) -> list[int]:
+    """Return the pids of the etcd processes that keep their data under D's data root."""
+    return processes_with_cwd_or_arg(str(d.data / "swarm" / "etcd"))
+
+
+def test_managers_form_one_etcd_that_survives_a_dead_manager(cluster):
+    t_start = time.time()
+    m1 = cluster.daemon("m1")
+    m1.cli("cluster", "init", "--advertise-addr", f"127.0.0.1:{m1.port}", check=True)
+    token = _token(m1, "manager")
+    m2, m3 = cluster.daemon("m2"), cluster.daemon("m3")
+    for m in (m2, m3):
+        m.cli("cluster", "join", "--token", token, "--advertise-addr", f"127.0.0.1:{m.port}",
+              f"127.0.0.1:{m1.port}", check=True)
+    _wait(lambda: m1.cli("node", "ls").stdout.count("Ready") == 3)
+    grown = time.time() - t_start
+
+    # one member per manager, all started voters; every manager knows every endpoint
+    states = {name: _state(m) for name, m in (("m1", m1), ("m2", m2), ("m3", m3))}
+    members = _members(states["m3"]["etcd_endpoints"][0])
+    assert len(members) == 3, members
+    assert all(m.get("name") and m.get("clientURLs") and not m.get("isLearner")
+               for m in members), members
+    ids = {int(m["ID"]) for m in members}
+    assert {s["etcd_member_id"] for s in states.values()} == ids
+    assert len(states["m3"]["etcd_endpoints"]) == 3
+    assert all(len(_etcd_pids(m)) == 1 for m in (m1, m2, m3))
+    m1.cli("cluster", "update", "--dispatcher-heartbeat", "1s", check=True)
+    m2.cli("service", "create", "--name", "kept", "--replicas", "2", "busybox", "sleep",
+           "1000", check=True)
+    _wait(lambda: _running(m2, "kept") == 2, timeout=60)
+
+    # the first manager's host dies: shoald and (through PDEATHSIG) its etcd member
+    m1_etcd = _etcd_pids(m1)
+    m1.stop(signal.SIGKILL)
+    t0 = time.time()
+    _wait(lambda: not [p for p in m1_etcd if p in _etcd_pids(m1)], timeout=10)
+    survivors = {states["m2"]["node_id"], states["m3"]["node_id"]}
+    _wait(lambda: _leader(m2) in survivors and _leader(m3) in survivors, timeout=30)
+    failover = time.time() - t0
+    r = m3.cli("service", "create", "--name", "after", "--replicas", "1", "busybox", "sleep",
+               "1000")
+    assert r.returncode == 0, r.stderr
+    r = m2.cli("service", "scale", "-d", "kept=3")
+    assert r.returncode == 0, r.stderr
+    _wait(lambda: _running(m2, "kept") == 3 and _running(m3, "after") == 1, timeout=60)
+
+    # with m1's member down, demoting m2 would leave 1 of 2 members: refused
+    r = m3.cli("node", "demote", states["m2"]["node_id"])
+    assert r.returncode != 0 and "quorum" in r.stderr, r.stderr
+    assert len(_members(states["m3"]["etcd_endpoints"][0])) == 3
+
+    # m1 comes back: its member restarts from its data dir (same id), the cluster is whole
+    m1.start()
+    _wait(lambda: _healthy(f"127.0.0.1:{states['m1']['etcd_client_port']}"), timeout=30)
+    assert _state(m1)["etcd_member_id"] == states["m1"]["etcd_member_id"]
+    assert len(_members(states["m1"]["etcd_endpoints"][0])) == 3
+
+    # demoting m3 removes its member and wipes its data dir; it goes on as a worker
+    t1 = time.time()
+    r = m2.cli("node", "demote", states["m3"]["node_id"])
+    assert r.returncode == 0, r.stderr
+    _wait(lambda: len(_members(f"127.0.0.1:{states['m2']['etcd_client_port']}")) == 2,
+          timeout=30)
+    _wait(lambda: not (m3.data / "swarm" / "etcd").exists() and not _etcd_pids(m3),
+          timeout=30)
+    _wait(lambda: m3.cli("service", "ls").returncode != 0, timeout=30)
+    assert _state(m3)["role"] == "worker"
+    demoted = time.time() - t1
+    assert {int(m["ID"]) for m in _members(f"127.0.0.1:{states['m2']['etcd_client_port']}")} \
+        == {states["m1"]["etcd_member_id"], states["m2"]["etcd_member_id"]}
+    _wait(lambda: _running(m1, "kept") == 3, timeout=60)
+    print(f"\n3 managers up in {grown:.1f}s; leader again {failover:.1f}s after the kill; "
+          f"demotion done in {demoted:.1f}s")

@@ -8,7 +8,8 @@ the scheduler checks that they fit the node and assigns them (or explains
 why not). A node that goes DOWN or is deleted has its unfinished tasks
 ORPHANED and shut down; they are not replaced elsewhere, and the node gets a
 new task when it is eligible again. Restarts go through the restart
-supervisor, on the same node; spec changes through the update hook.
+supervisor, on the same node; spec changes through the update supervisor
+(update.py), paced over all the nodes (a paused node keeps its old task).
 """
 
 from __future__ import annotations
@@ -32,17 +33,17 @@ from shoal.manager.orchestrator.tasks import (
     node_lost,
     occupies,
     outdated,
-    rank,
     task_matters,
 )
-from shoal.manager.orchestrator.update import Updater, in_flight
+from shoal.manager.orchestrator.update import Updater, split_slot
+from shoal.manager.orchestrator.update_status import changed_service
 from shoal.manager.scheduler.constraints import (
     Constraint,
     node_matches,
     parse_constraints,
     platform_matches,
 )
-from shoal.manager.store import Action, Event, Store
+from shoal.manager.store import Action, Event, Op, Store, Update
 from shoal.proto.shoal.v1.objects_pb2 import Node, Service, Task
 
 
@@ -51,6 +52,7 @@ class _NodeSlot:
     node_id: str
     current: Any
     replacement: Task | None = None
+    old: Any = None  # start-first: the outdated task running until `current` runs
 
     def task(self) -> Any:
         return self.replacement if self.replacement is not None else self.current
@@ -74,6 +76,8 @@ class GlobalOrchestrator(Reconciler):
         self.restart = restart or RestartSupervisor()
         self.restart.on_due = self._restart_due
         self.updater = updater or Updater()
+        self.updater.on_due = self._restart_due
+        self._status: list[Op] = []  # service writes of this tick (UpdateStatus)
         self._services: set[str] = set()  # every node of these
         self._nodes: set[str] = set()  # every global service on these
         self._updating: set[str] = set()
@@ -117,6 +121,7 @@ class GlobalOrchestrator(Reconciler):
             if event.action == Action.DELETE:
                 self._services.add(obj.id)
                 self.restart.forget_service(obj.id)
+                self.updater.forget_service(obj.id)
             elif is_global(obj) or is_global(event.old):
                 self._services.add(obj.id)
         elif event.kind == "nodes":
@@ -146,6 +151,7 @@ class GlobalOrchestrator(Reconciler):
 
     def closed(self) -> None:
         self.restart.close()
+        self.updater.close()
 
     # Ticks.
 
@@ -171,9 +177,14 @@ class GlobalOrchestrator(Reconciler):
         ops = plan.ops()
         result = await self.write(ops)
         self._services.update(plan.done(ops, result))
+        status, self._status = self._status, []
+        written = await self.write(status)
+        for i in written.errors:  # the service changed meanwhile: decide again
+            self._services.add(status[i].obj.id)  # type: ignore[union-attr]
 
     def _remove_tasks(self, service_id: str, plan: Plan, ctx: Context) -> None:
         self._updating.discard(service_id)
+        self.updater.forget_service(service_id)
         self._memo = {k: v for k, v in self._memo.items() if k[0] != service_id}
         self.restart.forget_service(service_id)
         for t in ctx.cache.tasks_by_service(service_id, copy=False):
@@ -208,15 +219,16 @@ class GlobalOrchestrator(Reconciler):
                 if start:
                     live[node_id] = _NodeSlot(node_id, None, self._create(svc, node_id, plan, ctx))
                 continue
-            current = max(occupying, key=rank)
-            for t in occupying:
-                if t is not current:
-                    plan.shutdown(t)
+            current, old, extra = split_slot(occupying, lambda t: outdated(t, svc, self._memo))
+            for t in extra:
+                plan.shutdown(t)
             if not keep or not node_id:
                 plan.shutdown(current)
+                if old is not None:
+                    plan.shutdown(old)
                 self.restart.forget(current.id)
                 continue
-            slot = live[node_id] = _NodeSlot(node_id, current)
+            slot = live[node_id] = _NodeSlot(node_id, current, old=old)
             if int(current.desired_state) == RUNNING and is_terminal(current):
                 self._restart(svc, slot, start, plan, ctx)
         if only is None:  # a rollout is paced over all the nodes
@@ -248,23 +260,29 @@ class GlobalOrchestrator(Reconciler):
 
     def _update(self, svc: Any, live: dict[str, _NodeSlot], plan: Plan, ctx: Context) -> None:
         # a task on a paused node keeps its old spec: it could not get a new one
-        stale = [
-            s
-            for s in live.values()
-            if s.replacement is None
-            and outdated(s.current, svc, self._memo)
-            and int(ctx.node(s.node_id).spec.availability) == ACTIVE
-        ]
-        if not stale:
-            self._updating.discard(svc.id)
-            return
-        self._updating.add(svc.id)
-        busy = sum(
-            1
-            for s in live.values()
-            if not outdated(s.task(), svc, self._memo) and in_flight(s.task())
+        decision = self.updater.decide(
+            svc,
+            list(live.values()),
+            ctx.cache.tasks_by_service(svc.id, copy=False),
+            lambda t: outdated(t, svc, self._memo),
+            lambda s: int(ctx.node(s.node_id).spec.availability) == ACTIVE,
         )
-        for slot in self.updater.select(svc, stale, _NodeSlot.task, busy):
-            plan.shutdown(slot.current)
+        if decision.active:
+            self._updating.add(svc.id)
+        else:
+            self._updating.discard(svc.id)
+        for t in decision.retire:
+            plan.shutdown(t)
+        for slot in decision.replace:
+            if decision.start_first:
+                slot.old = slot.current
+            else:
+                plan.shutdown(slot.current)
             self.restart.forget(slot.current.id)
             slot.replacement = self._create(svc, slot.node_id, plan, ctx)
+        if decision.status is not None:
+            self._status.append(
+                Update(changed_service(svc, decision.status, self.updater.clock(), ctx.cache))
+            )
+        if decision.wake_at is not None:
+            self.updater.arm(svc.id, decision.wake_at)

@@ -13,8 +13,10 @@ Per service, from the watch cache (DESIGN §4, docs/scheduler.md):
 - scale up: new tasks in the lowest free slot numbers; scale down: desired
   SHUTDOWN on slots that do not run first, then on the nodes with the most
   copies of the service, highest slot first.
-- spec changed (spec_version): the update hook (update.py) picks the slots
-  to replace.
+- spec changed (spec_version): the update supervisor (update.py) decides
+  which slots to replace now, which old tasks of a start-first pair to shut
+  down, and the service's UpdateStatus (written after the tasks, as an
+  `Update` that loses to any concurrent change of the service).
 - service deleted (or pending_delete): desired REMOVE on all its tasks; the
   reaper deletes them once stopped.
 
@@ -44,11 +46,11 @@ from shoal.manager.orchestrator.tasks import (
     node_lost,
     occupies,
     outdated,
-    rank,
     task_matters,
 )
-from shoal.manager.orchestrator.update import Updater, in_flight
-from shoal.manager.store import Action, Event, Store
+from shoal.manager.orchestrator.update import Updater, split_slot
+from shoal.manager.orchestrator.update_status import changed_service
+from shoal.manager.store import Action, Event, Op, Store, Update
 from shoal.proto.shoal.v1.objects_pb2 import Node, Service, Task
 
 
@@ -57,6 +59,7 @@ class _Slot:
     number: int
     current: Any  # the cache's task occupying the slot
     replacement: Task | None = None  # created in this tick
+    old: Any = None  # start-first: the outdated task running until `current` runs
 
     def task(self) -> Any:
         return self.replacement if self.replacement is not None else self.current
@@ -80,6 +83,8 @@ class ReplicatedOrchestrator(Reconciler):
         self.restart = restart or RestartSupervisor()
         self.restart.on_due = self._restart_due
         self.updater = updater or Updater()
+        self.updater.on_due = self._restart_due
+        self._status: list[Op] = []  # service writes of this tick (UpdateStatus)
         self._dirty: set[str] = set()  # service ids
         self._updating: set[str] = set()  # services with outdated slots
         self._memo: dict[tuple[str, int, int], bool] = {}  # see tasks.outdated
@@ -113,6 +118,7 @@ class ReplicatedOrchestrator(Reconciler):
             if event.action == Action.DELETE:
                 self._dirty.add(obj.id)
                 self.restart.forget_service(obj.id)
+                self.updater.forget_service(obj.id)
             elif is_replicated(obj) or is_replicated(event.old):
                 self._dirty.add(obj.id)
         elif event.kind == "nodes":
@@ -153,6 +159,7 @@ class ReplicatedOrchestrator(Reconciler):
 
     def closed(self) -> None:
         self.restart.close()
+        self.updater.close()
 
     # Ticks.
 
@@ -173,9 +180,18 @@ class ReplicatedOrchestrator(Reconciler):
         ops = plan.ops()
         result = await self.write(ops)
         self._dirty.update(plan.done(ops, result))
+        await self._write_status()
+
+    async def _write_status(self) -> None:
+        """Write the tick's UpdateStatus changes; a service changed meanwhile is decided again."""
+        ops, self._status = self._status, []
+        result = await self.write(ops)
+        for i in result.errors:
+            self._dirty.add(ops[i].obj.id)  # type: ignore[union-attr]
 
     def _remove_tasks(self, service_id: str, plan: Plan, ctx: Context) -> None:
         self._updating.discard(service_id)
+        self.updater.forget_service(service_id)
         self._memo = {k: v for k, v in self._memo.items() if k[0] != service_id}
         self.restart.forget_service(service_id)
         for t in ctx.cache.tasks_by_service(service_id, copy=False):
@@ -201,11 +217,13 @@ class ReplicatedOrchestrator(Reconciler):
             occupying = [t for t in tasks if occupies(t)]
             if not occupying:
                 continue
-            current = max(occupying, key=rank)
-            for t in occupying:
-                if t is not current:
-                    plan.shutdown(t)
-            slot = live[number] = _Slot(number, current)
+            current, old, extra = split_slot(occupying, lambda t: outdated(t, svc, self._memo))
+            for t in extra:
+                plan.shutdown(t)
+            if old is not None and old.node_id and self._node_gone(ctx.node(old.node_id)):
+                plan.shutdown(old)
+                old = None
+            slot = live[number] = _Slot(number, current, old=old)
             self._check_current(svc, slot, plan, ctx)
 
         want = int(svc.spec.replicated.replicas)
@@ -220,6 +238,8 @@ class ReplicatedOrchestrator(Reconciler):
                 if slot.current is not None:
                     plan.shutdown(slot.current)
                     self.restart.forget(slot.current.id)
+                if slot.old is not None:
+                    plan.shutdown(slot.old)
                 del live[slot.number]
         self._update(svc, live, plan, ctx)
 
@@ -228,8 +248,7 @@ class ReplicatedOrchestrator(Reconciler):
         if int(cur.desired_state) != RUNNING:
             return  # finished (desired COMPLETE): stays until the spec changes
         if not is_terminal(cur) and cur.node_id:
-            node = ctx.node(cur.node_id)
-            if node_lost(node) or int(node.spec.availability) == DRAIN:
+            if self._node_gone(ctx.node(cur.node_id)):
                 plan.shutdown(cur)
                 slot.replacement = self._create(svc, slot.number, plan, ctx)
             return
@@ -243,6 +262,11 @@ class ReplicatedOrchestrator(Reconciler):
             )
         elif verdict is Verdict.NEVER:
             plan.finish(cur)
+
+    @staticmethod
+    def _node_gone(node: Any) -> bool:
+        """Return whether a task on NODE must move: the node is lost or drained."""
+        return node_lost(node) or int(node.spec.availability) == DRAIN
 
     def _create(self, svc: Any, number: int, plan: Plan, ctx: Context, done: Any = None) -> Task:
         task = new_task(svc, slot=number, cluster=ctx.cluster, networks=ctx.networks(svc))
@@ -268,21 +292,28 @@ class ReplicatedOrchestrator(Reconciler):
         return order[-n:]
 
     def _update(self, svc: Any, live: dict[int, _Slot], plan: Plan, ctx: Context) -> None:
-        stale = [
-            s
-            for s in live.values()
-            if s.replacement is None and outdated(s.current, svc, self._memo)
-        ]
-        if not stale:
-            self._updating.discard(svc.id)
-            return
-        self._updating.add(svc.id)
-        busy = sum(
-            1
-            for s in live.values()
-            if not outdated(s.task(), svc, self._memo) and in_flight(s.task())
+        decision = self.updater.decide(
+            svc,
+            list(live.values()),
+            ctx.cache.tasks_by_service(svc.id, copy=False),
+            lambda t: outdated(t, svc, self._memo),
         )
-        for slot in self.updater.select(svc, stale, _Slot.task, busy):
-            plan.shutdown(slot.current)
+        if decision.active:
+            self._updating.add(svc.id)
+        else:
+            self._updating.discard(svc.id)
+        for t in decision.retire:
+            plan.shutdown(t)
+        for slot in decision.replace:
+            if decision.start_first:
+                slot.old = slot.current
+            else:
+                plan.shutdown(slot.current)
             self.restart.forget(slot.current.id)
             slot.replacement = self._create(svc, slot.number, plan, ctx)
+        if decision.status is not None:
+            self._status.append(
+                Update(changed_service(svc, decision.status, self.updater.clock(), ctx.cache))
+            )
+        if decision.wake_at is not None:
+            self.updater.arm(svc.id, decision.wake_at)

@@ -118,10 +118,10 @@ class PullProgress:
             return
         self.tick()
 
-    def tick(self, force: bool = False) -> None:
+    def tick(self) -> None:
         """Report the current text unless one went out less than INTERVAL ago."""
         now = self.clock()
-        if not force and self._last is not None and now - self._last < self.interval:
+        if self._last is not None and now - self._last < self.interval:
             return
         self._last = now
         self.report(self.text())
@@ -197,7 +197,7 @@ class ImagePuller:
         self.pulled += 1
         meter = PullProgress(pull.report, self.interval)
         try:
-            meter.tick(force=True)
+            pull.report(meter.text())  # "pulling": a first byte count may follow at once
             log.info("pulling %s", target.pull)
             await self.engine.registry.pull(target.pull, creds, meter)
             if target.tag:

@@ -374,6 +374,9 @@ class Node:
                 self.state, self.creds = state, creds
                 await self._run_role()
             except BaseException:
+                if self.etcd is not None:  # its member joined: take it out again
+                    with contextlib.suppress(Exception):
+                        await self._retire_manager(force=True)
                 await self.stop()
                 self.state = self.creds = None
                 shutil.rmtree(self.dir, ignore_errors=True)

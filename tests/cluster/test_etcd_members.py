@@ -7,22 +7,84 @@ read through etcd's JSON gateway, as `shoal lab` does.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aetcd import rpc
 
+from shoal.manager import etcd_members as em
+from shoal.manager.etcd import EtcdConfig, EtcdProcess, connect
 from tests.daemon import processes_with_cwd_or_arg
 
 from .test_multi_node import _token
 from .test_single_host import _running, _wait
 
-pytestmark = pytest.mark.root
+
+def _member(i: int, *, started: bool = True, learner: bool = False) -> em.Member:
+    return em.Member(i, f"m{i}" if started else "", (f"http://10.0.0.{i}:2380",),
+                     (f"http://10.0.0.{i}:2379",) if started else (), learner)
 
 
+def test_quorum_problem_follows_swarmkit_can_remove_member():
+    three = [_member(1), _member(2), _member(3)]
+    assert em.quorum_problem(three, 3, healthy={1, 2, 3}) == ""
+    assert em.quorum_problem(three, 3, healthy={1, 2}) == ""  # removing the dead one
+    assert "loss of quorum: 1 of the 2" in em.quorum_problem(three, 2, healthy={2, 3})
+    assert "last etcd member" in em.quorum_problem([_member(1)], 1, healthy={1})
+    # learners do not vote: removing one is always fine, and they do not count as voters
+    with_learner = [*three, _member(4, started=False, learner=True)]
+    assert em.quorum_problem(with_learner, 4, healthy=set()) == ""
+    assert em.quorum_problem(with_learner, 3, healthy={1, 2}) == ""
+    assert em.quorum_problem(three, 9, healthy=set()) == ""  # not a member (any more)
+
+
+def test_endpoints_put_this_host_first_and_skip_unstarted_members():
+    ms = [_member(1), _member(2, started=False, learner=True), _member(3)]
+    assert em.endpoints(ms, first="10.0.0.3:2379") == ["10.0.0.3:2379", "10.0.0.1:2379"]
+    assert em.endpoints(ms) == ["10.0.0.1:2379", "10.0.0.3:2379"]
+
+
+def test_join_removes_a_dead_joiners_learner_and_a_failed_join_cleans_up(tmp_path: Path):
+    async def scenario() -> None:
+        first = EtcdProcess(EtcdConfig(data_dir=tmp_path / "e1", name="e1"))
+        await first.start()
+        started: list[EtcdProcess] = [first]
+        client = connect([first.endpoint])
+        try:
+            # a joiner that added its learner and died before running it
+            await client.connect()
+            await client.clusterstub.MemberAdd(rpc.MemberAddRequest(
+                peerURLs=["http://127.0.0.1:9"], isLearner=True), timeout=10)
+            assert len(await em.list_members(client)) == 2
+            proc, me, members = await em.join([first.endpoint],
+                                              EtcdConfig(data_dir=tmp_path / "e2", name="e2"))
+            started.append(proc)
+            assert {m.name for m in members} == {"e1", "e2"}
+            assert not any(m.learner for m in members)
+            # a member whose etcd cannot start is removed again, its data dir wiped
+            bad = EtcdConfig(data_dir=tmp_path / "e3", name="e3", binary="/bin/false")
+            with pytest.raises(em.MembershipError):
+                await em.join([first.endpoint], bad, timeout=20)
+            assert {m.id for m in await em.list_members(client)} == {m.id for m in members}
+            assert not (tmp_path / "e3").exists()
+            # the joined member leaves; the first one is then alone again
+            await em.leave(client, me.id)
+            assert [m.name for m in await em.list_members(client)] == ["e1"]
+        finally:
+            await client.close()
+            for p in started:
+                await p.stop()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.root
 def _state(d) -> dict[str, Any]:
     return json.loads((d.data / "swarm" / "state.json").read_text())
 

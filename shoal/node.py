@@ -79,13 +79,17 @@ def _addr(value: str, default_host: str = "") -> str:
     return value
 
 
-def _addresses(req: dict[str, Any]) -> tuple[str, str]:
-    """Return (advertise, listen) HOST:PORT; an address without a port takes the other's."""
+def _addresses(req: dict[str, Any], toward: str = "") -> tuple[str, str]:
+    """Return (advertise, listen) HOST:PORT; an address without a port takes the other's.
+
+    Without an advertise address, the one this host reaches TOWARD (a manager's
+    host) from is used, else the default route's.
+    """
     listen_raw = str(req.get("ListenAddr") or "")
     adv_raw = str(req.get("AdvertiseAddr") or "")
     listen = _addr(listen_raw, "0.0.0.0")
     adv_has_port = adv_raw.rpartition(":")[2].isdigit() and ":" in adv_raw
-    adv = _addr(adv_raw, _guess_advertise())
+    adv = _addr(adv_raw, _guess_advertise(toward))
     if not adv_has_port:
         adv = adv.rpartition(":")[0] + ":" + listen.rpartition(":")[2]
     elif not listen_raw or listen_raw in ("0.0.0.0:2377", f"0.0.0.0:{DEFAULT_PORT}"):
@@ -93,14 +97,21 @@ def _addresses(req: dict[str, Any]) -> tuple[str, str]:
     return adv, listen
 
 
-def _guess_advertise() -> str:
-    """Return the address of the interface holding the default route (or loopback)."""
+def _guess_advertise(toward: str = "") -> str:
+    """Return this host's address on the route to TOWARD, else the default route's.
+
+    A host in a network namespace with no default route (a lab host) still
+    finds the address its peers reach it on: etcd peer URLs need it.
+    """
     import socket
 
-    with contextlib.suppress(OSError):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.connect(("192.0.2.1", 9))  # no packet is sent: this only picks a route
-            return str(s.getsockname()[0])
+    for target in (toward, "192.0.2.1"):
+        if not target:
+            continue
+        with contextlib.suppress(OSError):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.connect((target, 9))  # no packet is sent: this only picks a route
+                return str(s.getsockname()[0])
     return "127.0.0.1"
 
 
@@ -359,7 +370,7 @@ class Node:
             remotes = [_addr(a) for a in req.get("RemoteAddrs") or []]
             if not remotes:
                 raise InvalidArgument("at least 1 RemoteAddr is required to join")
-            adv, listen = _addresses(req)
+            adv, listen = _addresses(req, toward=remotes[0].rpartition(":")[0])
             creds = await ca_join(remotes[0], str(req.get("JoinToken") or ""),
                                   availability=str(req.get("Availability") or ""),
                                   advertise_addr=adv)

@@ -6,6 +6,12 @@
     desired SHUTDOWN/REMOVE -> stop (signal, grace, SIGKILL) -> SHUTDOWN
     desired REMOVE          -> also remove the container
 
+Health (as Docker's swarm executor): a container with a health check stays
+STARTING ("starting") until it is healthy, then RUNNING. An unhealthy one,
+in STARTING or RUNNING, is stopped and its task FAILED with
+"task: non-zero exit (N): unhealthy container"; the orchestrator replaces it
+per restart policy.
+
 One TaskRunner per task, as in SwarmKit's exec.Do: it moves one step at a
 time from the last reported state, so a runner made after an agent restart
 continues where the previous one stopped. A runner resumed in READY,
@@ -42,11 +48,21 @@ REMOVE = TaskState.REMOVE
 Report = Callable[[str, TaskStatus], None]
 
 
-def exit_status(code: int) -> tuple[int, str, str]:
-    """Return (state, message, err) for a process that exited with CODE."""
-    if code == 0:
+UNHEALTHY = "unhealthy container"
+
+
+def exit_status(code: int, cause: str = "") -> tuple[int, str, str]:
+    """Return (state, message, err) for a process that exited with CODE.
+
+    CAUSE is why the agent stopped it ("unhealthy container"): such a task
+    FAILED even when the process exited 0 on its stop signal.
+    """
+    if code == 0 and not cause:
         return COMPLETE, "finished", ""
-    return FAILED, "started", f"task: non-zero exit ({code})"
+    if code == 0:
+        return FAILED, "started", cause
+    err = f"task: non-zero exit ({code})"
+    return FAILED, "started", f"{err}: {cause}" if cause else err
 
 
 def grace_of(task: Any) -> float | None:
@@ -148,9 +164,13 @@ class TaskRunner:
             except Exception as exc:
                 self._fail(exc, rejected=False)
                 return
-            self._set(RUNNING, "started", observed=obs)
+            health = await self._health_now()
+            if health in ("none", "healthy"):
+                self._set(RUNNING, "started", observed=obs)
+            else:
+                await self._watch(health, starting=obs)
         else:
-            await self._wait_running()
+            await self._watch(await self._health_now())
 
     async def _readopt(self) -> None:
         """Find the container a previous agent left for this task and take it over."""
@@ -160,8 +180,8 @@ class TaskRunner:
             log.warning("task %s: cannot inspect its container: %s", self.task.id, exc)
             return
         if obs.status == "running":
-            if self.status.state != RUNNING:
-                self._set(RUNNING, "started", observed=obs)
+            if self.status.state == READY:
+                self._set(STARTING, "starting")  # start() is a no-op; health decides
             log.info("task %s: re-adopted container %s", self.task.id, obs.container_id[:12])
         elif obs.status == "exited":
             state, message, err = exit_status(obs.exit_code)
@@ -171,33 +191,82 @@ class TaskRunner:
         else:
             self._fail(ContainerGone("the task's container is gone"), rejected=False)
 
-    async def _wait_running(self) -> None:
-        waiter = asyncio.ensure_future(self.controller.wait())
+    async def _health_now(self) -> str:
+        """Return the container's health now ("none": no health check or unknown)."""
         try:
+            return await self.controller.health("")
+        except Exception as exc:
+            log.warning("task %s: cannot read its health: %s", self.task.id, exc)
+            return "none"
+
+    async def _watch(self, health: str, starting: Observed | None = None) -> None:
+        """Wait for the container's exit, a desired-state change or a change of health.
+
+        STARTING (the container started, not yet healthy): healthy moves the task
+        to RUNNING. In either state an unhealthy container is stopped and its
+        exit reported as FAILED with the cause "unhealthy container".
+        """
+        waiter = asyncio.ensure_future(self.controller.wait())
+        prober: asyncio.Future[str] | None = None
+        cause = ""
+        try:
+            if health == "unhealthy":
+                cause = UNHEALTHY
+                await self._stop_unhealthy()
             while not waiter.done():
+                if prober is None and health != "none" and not cause:
+                    prober = asyncio.ensure_future(self.controller.health(health))
                 changed = asyncio.ensure_future(self._changed.wait())
-                await asyncio.wait({waiter, changed}, return_when=asyncio.FIRST_COMPLETED)
+                watched: set[asyncio.Future[Any]] = {waiter, changed}
+                if prober is not None:
+                    watched.add(prober)
+                await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
                 if not changed.done():
                     changed.cancel()
+                else:
+                    self._changed.clear()
+                    if self.task.desired_state > RUNNING:
+                        await self._shutdown()
+                        return
+                if prober is None or not prober.done() or waiter.done():
                     continue
-                self._changed.clear()
-                if self.task.desired_state > RUNNING:
-                    await self._shutdown()
-                    return
+                try:
+                    health = prober.result()
+                except Exception as exc:
+                    log.warning("task %s: cannot read its health: %s", self.task.id, exc)
+                    health = "none"
+                prober = None
+                if health == "healthy" and starting is not None:
+                    self._set(RUNNING, "started", observed=starting)
+                    return  # the RUNNING step watches on
+                if health == "unhealthy":
+                    log.info("task %s: unhealthy container, stopping it", self.task.id)
+                    cause = UNHEALTHY
+                    await self._stop_unhealthy()
             try:
                 code = waiter.result()
             except Exception as exc:
                 self._fail(exc, rejected=False)
                 return
-            state, message, err = exit_status(code)
-            cid = self.status.container_status.container_id
+            state, message, err = exit_status(code, cause)
+            cid = self.status.container_status.container_id or (
+                starting.container_id if starting is not None else "")
             obs = Observed("exited", container_id=cid, exit_code=code)
             self._set(state, message, err, observed=obs)
         finally:
-            if not waiter.done():
-                waiter.cancel()
-                with contextlib.suppress(BaseException):
-                    await waiter
+            for fut in (waiter, prober):
+                if fut is not None and not fut.done():
+                    fut.cancel()
+                    with contextlib.suppress(BaseException):
+                        await fut
+
+    async def _stop_unhealthy(self) -> None:
+        """Stop an unhealthy container (its exit ends the watch)."""
+        try:
+            await self.controller.shutdown(grace_of(self.task))
+        except Exception as exc:
+            log.warning("task %s: stopping the unhealthy container failed: %s",
+                        self.task.id, exc)
 
     async def _shutdown(self) -> None:
         err = ""

@@ -29,6 +29,7 @@ from shoal.proto.shoal.v1.objects_pb2 import EngineDescription, NodeDescription,
 from shoal.proto.shoal.v1.types_pb2 import Platform, Resources
 
 log = logging.getLogger(__name__)
+HEALTH_POLL = 0.25  # seconds between two looks at a container's health
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}
 
 
@@ -54,6 +55,14 @@ def host_description(labels: dict[str, str] | None = None) -> NodeDescription:
     for k, v in (labels or {}).items():
         d.engine.labels[k] = v
     return d
+
+
+def health_of(c: Any) -> str:
+    """Return a container's health: "none" (no health check), "starting", "healthy"..."""
+    h = c.State.Health
+    if not isinstance(h, dict):
+        return "none"
+    return str(h.get("Status") or "starting")
 
 
 class EngineController:
@@ -129,6 +138,16 @@ class EngineController:
         code = int(await self.engine.containers.wait(c.Id))
         await self._sync()
         return code
+
+    async def health(self, last: str) -> str:
+        # The engine keeps State.Health in memory and has no health events:
+        # a dict lookup per poll, only for tasks that have a health check.
+        while True:
+            c = self._need()
+            health = health_of(c)
+            if health != last:
+                return health
+            await asyncio.sleep(HEALTH_POLL)
 
     async def shutdown(self, grace: float | None) -> None:
         c = self._find()

@@ -91,6 +91,11 @@ class FakeController:
         await c.exited.wait()
         return c.exit_code
 
+    async def health(self, last: str) -> str:
+        if last == "none":
+            await asyncio.Event().wait()  # never changes
+        return "none"
+
     async def shutdown(self, grace: float | None) -> None:
         c = self._container
         if c is not None and c.status == "running":

@@ -48,6 +48,14 @@ class Controller(Protocol):
         """Wait until the task's process exits; return its exit code."""
         ...
 
+    async def health(self, last: str) -> str:
+        """Return the container's health as soon as it is not LAST ("": at once).
+
+        "none" (no health check: never changes), "starting", "healthy" or
+        "unhealthy". Raises ContainerGone when there is no container.
+        """
+        ...
+
     async def shutdown(self, grace: float | None) -> None:
         """Stop the process: its stop signal, then SIGKILL after GRACE seconds."""
         ...

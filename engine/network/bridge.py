@@ -1,4 +1,18 @@
-"""The bridge driver's kernel side: bridges, and veth pairs from a bridge into a sandbox."""
+"""The bridge driver's kernel side: a bridge in a namespace of its own, and veths into it.
+
+Each bridge network has a network namespace of its own, bound at
+<run root>/bridge-netns/<bridge name>, holding its Linux bridge (BRIDGE) and
+the bridge's end of every container's veth pair. That namespace has
+br_netfilter's `bridge-nf-call-{iptables,ip6tables,arptables}` at 0 (they
+are per namespace), so container-to-container frames are switched with no
+netfilter hook, while the host's namespace keeps br_netfilter as it is
+(Docker, if present, wants it). The host sees the network as one interface
+named like the bridge (`shoal0`, `shbr-...`): the host end of a veth pair
+whose other end (UPLINK) is a port of the bridge. It holds the gateway
+address, so every iptables rule that matches `-i/-o <bridge>` (NAT, DNAT of
+published ports, isolation, FORWARD ACCEPTs) applies to it unchanged:
+everything leaving the network, or entering it, is routed by the host.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +20,16 @@ import contextlib
 import ipaddress
 import os
 import secrets
+from pathlib import Path
 
 from shoal.engine.network import nsutil
 from shoal.engine.network.errors import NetworkSystemError
 from shoal.engine.network.netlink import Netlink
+
+BRIDGE = "br0"  # the bridge, in the network's namespace
+UPLINK = "up0"  # its port towards the host (the peer of the host's interface)
+NO_NETFILTER = ("bridge-nf-call-iptables", "bridge-nf-call-ip6tables",
+                "bridge-nf-call-arptables")
 
 
 def mac_for(ip: str) -> str:
@@ -24,28 +44,92 @@ def random_mac() -> str:
     return ":".join(f"{x:02x}" for x in b)
 
 
-def ensure_bridge(nl: Netlink, name: str, gateway: ipaddress.IPv4Interface | None, mtu: int,
-                  route_localnet: bool) -> int:
-    """Make bridge NAME exist, up, with address GATEWAY; return its index.
+def tune_netns() -> None:
+    """Turn br_netfilter off (and IPv6 autoconfiguration) in the calling thread's namespace.
 
-    route_localnet lets DNATed loopback traffic (127.0.0.1:port published)
-    leave through the bridge; a POSTROUTING MASQUERADE then rewrites the source.
+    Without br_netfilter loaded the files are absent and nothing is hooked
+    anyway; if it is loaded later it starts at 1, so reconcile calls this again.
     """
-    link = nl.link(name)
+    settings = [(f"net/bridge/{k}", "0") for k in NO_NETFILTER]
+    settings += [("net/ipv6/conf/default/disable_ipv6", "1"),
+                 ("net/ipv6/conf/all/disable_ipv6", "1")]
+    for key, value in settings:
+        with contextlib.suppress(FileNotFoundError), open(f"/proc/sys/{key}", "w") as f:
+            f.write(value)
+
+
+def ensure_netns(host: Netlink, netns: Path) -> bool:
+    """Make the network's namespace NETNS exist, tuned; return whether it was created."""
+    if nsutil.is_netns(netns):
+        nsutil.run_in(str(netns), tune_netns)
+        return False
+    nsutil.remove(netns)  # a bare file a crash left
+    nsutil.create(netns, parent=host.netns, setup=tune_netns)
+    return True
+
+
+def ensure_bridge(host: Netlink, bnl: Netlink, name: str,
+                  gateway: ipaddress.IPv4Interface | None, mtu: int,
+                  route_localnet: bool) -> tuple[list[str], int]:
+    """Make the bridge (BNL: its namespace) and the host's interface NAME exist, joined and up.
+
+    NAME gets address GATEWAY. route_localnet lets DNATed loopback traffic
+    (127.0.0.1:port published) leave through NAME; a POSTROUTING MASQUERADE
+    then rewrites the source. Returns (what had to be created, the bridge's
+    index). An older shoal's bridge NAME in the host's namespace is replaced.
+    """
+    made = []
+    br = bnl.link(BRIDGE)
+    if br is None:
+        bnl.add_bridge(BRIDGE, mtu=mtu, mac=random_mac())
+        br = bnl.link(BRIDGE)
+        if br is None:
+            raise NetworkSystemError(f"bridge of {name} vanished after creation")
+        made.append(f"{name}/{BRIDGE}")
+    if not br.up:
+        bnl.set_link(br.index, up=True)
+    up = bnl.link(UPLINK)
+    link = host.link(name)
+    if link is not None and (link.kind != "veth" or up is None or up.link != link.index):
+        if link.kind not in ("veth", "bridge"):
+            raise NetworkSystemError(f"interface {name} exists and is a {link.kind or 'device'}"
+                                     ", not shoal's")
+        host.delete_link(link.index)  # an older shoal's bridge, or half of a broken pair
+        link = None
     if link is None:
-        nl.add_bridge(name, mtu=mtu, mac=random_mac())
-        link = nl.link(name)
+        if up is not None:
+            bnl.delete_link(up.index)
+        fd = nsutil.open_fd(host.netns)
+        try:
+            bnl.add_veth(UPLINK, name, peer_netns_fd=fd, mtu=mtu, peer_mac=random_mac(),
+                         master=br.index, up=True)
+        finally:
+            os.close(fd)
+        link = host.link(name)
         if link is None:
-            raise NetworkSystemError(f"bridge {name} vanished after creation")
-    elif link.kind and link.kind != "bridge":
-        raise NetworkSystemError(f"interface {name} exists and is a {link.kind}, not a bridge")
+            raise NetworkSystemError(f"interface {name} vanished after creation")
+        made.append(name)
+    elif up is not None and (up.master != br.index or not up.up):
+        bnl.set_link(up.index, master=br.index, up=True)
     if gateway is not None:
-        nl.add_address(link.index, gateway)
+        host.add_address(link.index, gateway)
     if not link.up:
-        nl.set_link(link.index, up=True)
+        host.set_link(link.index, up=True)
     if route_localnet:
-        nsutil.sysctl_write(nl.netns, f"net.ipv4.conf.{name}.route_localnet", "1")
-    return link.index
+        nsutil.sysctl_write(host.netns, f"net/ipv4/conf/{name}/route_localnet", "1")
+    return made, br.index
+
+
+def delete_network(host: Netlink, netns: Path, name: str) -> None:
+    """Remove the host's interface NAME (a veth: its peer goes too) and the namespace NETNS.
+
+    The bridge and any veth end left in it go when the kernel destroys the
+    namespace, in the background; the host's name is free at once.
+    """
+    link = host.link(name)
+    if link is not None and link.kind in ("veth", "bridge"):
+        host.delete_link(link.index)
+    nsutil.remove(netns)
 
 
 def delete_link(nl: Netlink, name: str) -> bool:
@@ -57,21 +141,24 @@ def delete_link(nl: Netlink, name: str) -> bool:
     return True
 
 
-def attach(nl: Netlink, sandbox: str, bridge: str, host_veth: str, ifname: str, mac: str,
-           iface: ipaddress.IPv4Interface, gateway: str, mtu: int) -> None:
-    """Create veth HOST_VETH (on BRIDGE) <-> IFNAME (in SANDBOX, with IFACE and MAC).
+def attach(bnl: Netlink, br: int, sandbox: str, port: str, ifname: str, mac: str,
+           iface: ipaddress.IPv4Interface, gateway: str, mtu: int, isolated: bool) -> None:
+    """Create veth PORT (on bridge BR, in BNL's namespace) <-> IFNAME (in SANDBOX, with IFACE
+    and MAC).
 
-    GATEWAY, when given, becomes the sandbox's default route. Leaves nothing
+    One request creates the pair, enslaves PORT and brings it up.
+    GATEWAY, when given, becomes the sandbox's default route; ISOLATED ports
+    reach the host but not each other (enable_icc=false). Leaves nothing
     behind on failure.
     """
-    br = nl.index(bridge)
     fd = os.open(sandbox, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        nl.add_veth(host_veth, ifname, peer_netns_fd=fd, mtu=mtu, peer_mac=mac)
+        bnl.add_veth(port, ifname, peer_netns_fd=fd, mtu=mtu, peer_mac=mac, master=br, up=True)
     finally:
         os.close(fd)
     try:
-        nl.set_link(nl.index(host_veth), master=br, up=True)
+        if isolated:
+            bnl.set_bridge_port(bnl.index(port), isolated=True)
         with Netlink(sandbox) as ns:
             idx = ns.index(ifname)
             ns.add_address(idx, iface)
@@ -80,7 +167,7 @@ def attach(nl: Netlink, sandbox: str, bridge: str, host_veth: str, ifname: str, 
                 ns.add_route("0.0.0.0/0", gateway=gateway)
     except BaseException:
         with contextlib.suppress(NetworkSystemError):
-            delete_link(nl, host_veth)
+            delete_link(bnl, port)
         raise
 
 

@@ -29,7 +29,8 @@ RTM_NEWROUTE, RTM_GETROUTE = 24, 26
 RTM_NEWNEIGH, RTM_DELNEIGH, RTM_GETNEIGH = 28, 29, 30
 IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_LINK, IFLA_MASTER = 1, 3, 4, 5, 10
 IFLA_LINKINFO, IFLA_NET_NS_FD = 18, 28
-IFLA_INFO_KIND, IFLA_INFO_DATA = 1, 2
+IFLA_INFO_KIND, IFLA_INFO_DATA, IFLA_INFO_SLAVE_KIND, IFLA_INFO_SLAVE_DATA = 1, 2, 4, 5
+IFLA_BRPORT_ISOLATED = 33
 VETH_INFO_PEER = 1
 IFLA_MACVLAN_MODE, MACVLAN_MODE_BRIDGE = 1, 4
 IFLA_VXLAN_ID, IFLA_VXLAN_LINK, IFLA_VXLAN_LOCAL = 1, 3, 4
@@ -55,6 +56,7 @@ class Link:
     mac: str = ""
     mtu: int = 0
     up: bool = False
+    link: int = 0  # a veth's peer (its index in the peer's namespace)
 
 
 @dataclass
@@ -195,8 +197,14 @@ class Netlink:
         self._request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, _ifinfo() + attrs, f"bridge {name}")
 
     def add_veth(self, name: str, peer: str, peer_netns_fd: int | None = None,
-                 mtu: int = 0, peer_mac: str = "") -> None:
-        """Create veth pair NAME <-> PEER, the peer created directly in PEER_NETNS_FD."""
+                 mtu: int = 0, peer_mac: str = "", master: int = 0, up: bool = False,
+                 mac: str = "") -> None:
+        """Create veth pair NAME <-> PEER, the peer created directly in PEER_NETNS_FD.
+
+        MASTER (a bridge's index) and UP are applied by the same request: one
+        round trip, and nothing is left if any part fails. (The peer cannot be
+        brought up by it: the kernel configures it before the pair is joined.)
+        """
         pattrs = _str(IFLA_IFNAME, peer)
         if peer_netns_fd is not None:
             pattrs += _u32(IFLA_NET_NS_FD, peer_netns_fd)
@@ -209,7 +217,13 @@ class Netlink:
         attrs = _str(IFLA_IFNAME, name) + _attr(IFLA_LINKINFO, info)
         if mtu:
             attrs += _u32(IFLA_MTU, mtu)
-        self._request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, _ifinfo() + attrs, f"veth {name}")
+        if mac:
+            attrs += _attr(IFLA_ADDRESS, _mac(mac))
+        if master:
+            attrs += _u32(IFLA_MASTER, master)
+        flags = IFF_UP if up else 0
+        self._request(RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, _ifinfo(0, flags, flags) + attrs,
+                      f"veth {name}")
 
     def add_macvlan(self, name: str, lower: int, netns_fd: int | None = None, mtu: int = 0,
                     mac: str = "") -> None:
@@ -261,6 +275,13 @@ class Netlink:
         if mtu:
             attrs += _u32(IFLA_MTU, mtu)
         self._request(RTM_NEWLINK, 0, _ifinfo(index, flags, change) + attrs, f"set link {index}")
+
+    def set_bridge_port(self, index: int, isolated: bool) -> None:
+        """Set bridge port INDEX isolated (it then talks only to non-isolated ports)."""
+        data = _attr(IFLA_BRPORT_ISOLATED, b"\1" if isolated else b"\0")
+        info = _str(IFLA_INFO_SLAVE_KIND, "bridge") + _attr(IFLA_INFO_SLAVE_DATA, data)
+        self._request(RTM_NEWLINK, 0, _ifinfo(index) + _attr(IFLA_LINKINFO, info),
+                      f"bridge port {index}")
 
     def delete_link(self, index: int) -> None:
         """Delete link INDEX (a veth takes its peer with it)."""
@@ -375,6 +396,7 @@ def _decode_links(payloads: list[bytes]) -> list[Link]:
             mac=":".join(f"{b:02x}" for b in a.get(IFLA_ADDRESS, b"")),
             mtu=struct.unpack("I", a[IFLA_MTU])[0] if IFLA_MTU in a else 0,
             up=bool(flags & IFF_UP),
+            link=struct.unpack("I", a[IFLA_LINK])[0] if IFLA_LINK in a else 0,
         ))
     return res
 

@@ -124,9 +124,20 @@ def is_netns(path: Path) -> bool:
     return st.st_dev != parent.st_dev
 
 
+def _sysctl_path(key: str) -> str:
+    """Return the /proc/sys file of KEY: dotted, or slashed when it holds an interface name
+    that may contain dots (net/ipv4/conf/eth0.5/route_localnet)."""
+    return "/proc/sys/" + (key if "/" in key else key.replace(".", "/"))
+
+
+def open_fd(netns: str | None) -> int:
+    """Return an O_RDONLY descriptor of namespace NETNS (None: the calling thread's)."""
+    return os.open(netns or "/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+
+
 def sysctl_write(netns: str | None, key: str, value: str) -> None:
-    """Write a /proc/sys value (dotted KEY) as seen from namespace NETNS."""
-    p = "/proc/sys/" + key.replace(".", "/")
+    """Write a /proc/sys value (dotted or slashed KEY) as seen from namespace NETNS."""
+    p = _sysctl_path(key)
 
     def inner() -> None:
         with open(p, "w") as f:
@@ -139,6 +150,6 @@ def sysctl_write(netns: str | None, key: str, value: str) -> None:
 
 
 def sysctl_read(netns: str | None, key: str) -> str:
-    """Return a /proc/sys value (dotted KEY) as seen from namespace NETNS."""
-    p = "/proc/sys/" + key.replace(".", "/")
+    """Return a /proc/sys value (dotted or slashed KEY) as seen from namespace NETNS."""
+    p = _sysctl_path(key)
     return run_in(netns, lambda: Path(p).read_text().strip())

@@ -1,14 +1,17 @@
 """Make the kernel match the persisted state when the daemon starts.
 
 Runs once from NetworkService.start(), under its lock. It creates the
-predefined networks if missing, recreates missing bridges / VXLAN devices /
-overlay namespaces / FDB entries, re-attaches endpoints whose veth vanished,
-deletes shoal's bridges and veths that no record owns (in the host's
-namespace and in the overlays'), and overlay namespaces no network owns,
-drops sandboxes whose namespace is gone (or whose container no longer
-exists), rebuilds the leases from the endpoints (no duplicate, no leak),
-re-reserves published ports and reloads the firewall. Running it twice
-changes nothing the second time.
+predefined networks if missing, recreates missing bridge namespaces /
+bridges / host interfaces / VXLAN devices / overlay namespaces / FDB
+entries, re-attaches endpoints whose veth vanished (and moves an older
+shoal's, whose host end was in the host's namespace, into the bridge's),
+deletes shoal's interfaces and veths that no record owns (in the host's
+namespace, the bridges' and the overlays'), and bridge or overlay namespaces
+no network owns (with the host's interface of such a bridge), drops
+sandboxes whose namespace is gone (or whose container no longer exists),
+rebuilds the leases from the endpoints (no duplicate, no leak), re-reserves
+published ports and reloads the firewall. Running it twice changes nothing
+the second time.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from shoal.engine.network import bridge, nsutil, overlay
 from shoal.engine.network.errors import NetworkError
 from shoal.engine.network.model import Network
-from shoal.engine.network.netlink import Netlink
+from shoal.engine.network.netlink import Link, Netlink
 
 if TYPE_CHECKING:
     from shoal.engine.network.service import NetworkService
@@ -72,7 +75,8 @@ def reconcile(svc: NetworkService, live: set[str] | None) -> dict[str, Any]:
                     overlay.add_remote(onl, n.vxlan, ip, r["mac"], r["vtep"])
 
     nl = svc.nl
-    links = {lk.name: lk for lk in nl.links()}
+    host_links = {lk.name: lk for lk in nl.links()}
+    bridge_links: dict[str, dict[str, Link]] = {}  # network id -> its namespace's links
     for cid, sb in list(svc.sandboxes.items()):
         gone = (live is not None and cid not in live) or not nsutil.is_netns(Path(sb.path))
         if gone:
@@ -89,15 +93,22 @@ def reconcile(svc: NetworkService, live: set[str] | None) -> dict[str, Any]:
                     _reattach(svc, sb, e, net)
                     report["endpoints_repaired"].append(e.id)
                 continue
-            lk = links.get(e.host_veth)
+            bnl, br = svc._bridge(net)
+            if net.id not in bridge_links:
+                bridge_links[net.id] = {lk.name: lk for lk in bnl.links()}
+            lk = bridge_links[net.id].get(e.host_veth)
             if lk is None:
+                old = host_links.pop(e.host_veth, None)
+                if old is not None and old.kind == "veth":  # an older shoal's, on a host bridge
+                    nl.delete_link(old.index)  # its sandbox end goes with it
                 _reattach(svc, sb, e, net)
                 report["endpoints_repaired"].append(e.id)
-            elif lk.master != nl.index(net.bridge) or not lk.up:
-                nl.set_link(lk.index, master=nl.index(net.bridge), up=True)
+            elif lk.master != br or not lk.up:
+                bnl.set_link(lk.index, master=br, up=True)
                 report["endpoints_repaired"].append(e.id)
         svc.store.save_sandbox(sb)
 
+    report["netns_removed"] += _remove_stray_bridges(svc)
     report["links_removed"] = _remove_leaked_links(svc)
     known = {Path(sb.path).name for sb in svc.sandboxes.values()}
     if svc.cfg.netns_root.is_dir():
@@ -120,6 +131,8 @@ def reconcile(svc: NetworkService, live: set[str] | None) -> dict[str, Any]:
         for ip, r in n.remote.items():
             keep.setdefault(n.id, {})[ip] = f"remote:{r['vtep']}"
     report["leases_dropped"] = svc.ipam.retain(keep)
+    for nid in set(svc.ipam.subnets()) - set(svc.networks):  # its record was lost
+        svc.ipam.remove_network(nid)
 
     for sb in svc.sandboxes.values():
         for m in sb.ports:
@@ -174,23 +187,45 @@ def _reattach(svc: NetworkService, sb: Any, e: Any, n: Network) -> None:
 
 def _remove_leaked_links(svc: NetworkService) -> list[str]:
     """Delete veths, bridges and VXLAN devices with shoal's names that no record owns, in
-    the host's namespace and in each overlay's."""
+    the host's namespace, and every veth no endpoint owns in a bridge's or an overlay's."""
     removed = []
-    for n in [None, *[n for n in svc.networks.values() if n.driver == "overlay"]]:
-        if n is None:  # the host's namespace: bridges and the host ends of their veths
-            owned = {e.host_veth for sb in svc.sandboxes.values() for e in sb.endpoints
-                     if e.host_veth}
-            owned |= {m.bridge for m in svc.networks.values()
-                      if m.bridge and m.driver != "overlay"}
+    for n in [None, *[n for n in svc.networks.values() if n.has_device]]:
+        if n is None:  # the host's namespace: the bridge networks' interfaces
+            owned = {m.bridge for m in svc.networks.values() if m.driver == "bridge"}
+        elif n.driver == "bridge":  # its namespace: the bridge, its uplink, the veths' ends
+            owned = {bridge.BRIDGE, bridge.UPLINK}
+            owned |= {e.host_veth for sb in svc.sandboxes.values() for e in sb.endpoints
+                      if e.network_id == n.id}
         else:  # an overlay's namespace: its VXLAN device only
             owned = {n.vxlan}
         with svc._links(n) as nl:
             for lk in nl.links():
-                ours = (lk.kind == "veth" and lk.name.startswith(svc.cfg.veth_prefix)) or \
-                    (lk.kind == "bridge" and lk.name.startswith(svc.cfg.bridge_prefix)) or \
-                    (lk.kind == "vxlan" and lk.name.startswith(svc.cfg.veth_prefix + "x"))
+                ours = (lk.kind == "veth" and (n is not None
+                                               or lk.name.startswith(svc.cfg.veth_prefix))) or \
+                    (lk.kind in ("bridge", "veth") and lk.name.startswith(svc.cfg.bridge_prefix)) \
+                    or (lk.kind == "vxlan" and lk.name.startswith(svc.cfg.veth_prefix + "x"))
                 if ours and lk.name not in owned:
                     with contextlib.suppress(NetworkError):
                         nl.delete_link(lk.index)
                         removed.append(lk.name)
+    return removed
+
+
+def _remove_stray_bridges(svc: NetworkService) -> list[str]:
+    """Remove the namespaces of bridge networks no record owns (removed while the daemon was
+    down), with the host's interface of each (named like the namespace file)."""
+    root = svc.bridge_netns_root
+    owned = {n.bridge for n in svc.networks.values() if n.driver == "bridge"}
+    removed = []
+    for p in sorted(root.iterdir()) if root.is_dir() else []:
+        if p.name in owned:
+            continue
+        if nsutil.is_netns(p):
+            with contextlib.suppress(NetworkError, OSError), Netlink(str(p)) as bnl:
+                up, host = bnl.link(bridge.UPLINK), svc.nl.link(p.name)
+                if up is not None and host is not None and host.kind == "veth" \
+                        and up.link == host.index:
+                    svc.nl.delete_link(host.index)
+        nsutil.remove(p)
+        removed.append(f"{root.name}/{p.name}")
     return removed

@@ -3,10 +3,11 @@
 A sandbox is the container's network namespace, bound at
 <run_root>/netns/<container id> before the container starts; the runtime
 joins it (ContainerSpec.net_namespace = that path). Each endpoint is a veth
-pair: the host end on the network's bridge, the other end in the sandbox as
-eth0, eth1 ... in connect order; the first routed network gives the default
-route. An overlay endpoint is a macvlan on the overlay's VXLAN device instead
-(overlay.py), with no host end (Endpoint.host_veth is "").
+pair: one end (Endpoint.host_veth) a port of the network's bridge, in the
+bridge's namespace (bridge.py), the other in the sandbox as eth0, eth1 ... in
+connect order; the first routed network gives the default route. An overlay
+endpoint is a macvlan on the overlay's VXLAN device instead (overlay.py),
+with no bridge end (Endpoint.host_veth is "").
 
 Removing a sandbox does not wait for the kernel to delete its veths: the
 namespace is unbound, the kernel deletes the veth pairs when it destroys it,
@@ -72,6 +73,8 @@ class SandboxMixin:
         def _uses_container(self, cid: str) -> bool: ...
         # NetworkService's
         def _links(self, n: Network | None) -> contextlib.AbstractContextManager[Netlink]: ...
+        def _bridge(self, n: Network) -> tuple[Netlink, int]: ...
+        def link_netns(self, n: Network) -> str | None: ...
 
     # ---- sandboxes ----------------------------------------------------------------
     def sandbox_path(self, cid: str) -> str | None:
@@ -153,11 +156,17 @@ class SandboxMixin:
     def _doom(self, sb: Sandbox, e: Endpoint) -> Doomed | None:
         """Return what the reaper needs to release E once its device is gone (None: released
         now, the device being gone already). Call before SB's namespace is unbound."""
-        if e.host_veth:  # a veth: the reaper waits for its host end to go
-            lk = self.nl.link(e.host_veth)
+        n = self.networks.get(e.network_id)
+        if e.host_veth and n is not None and n.driver == "bridge":  # the reaper waits for the
+            # veth's bridge end to go
+            try:
+                lk = self._bridge(n)[0].link(e.host_veth)
+            except (NetworkSystemError, OSError):
+                lk = None  # the bridge's namespace is gone, and the veth with it
             if lk is not None:
-                return Doomed(e.network_id, e.ip, e.id, self.cfg.netns, e.host_veth, lk.index)
-        else:  # a macvlan in the sandbox: the reaper deletes it through HOLDER
+                return Doomed(e.network_id, e.ip, e.id, self.link_netns(n), e.host_veth,
+                              lk.index)
+        elif not e.host_veth:  # a macvlan in the sandbox: the reaper deletes it through HOLDER
             try:
                 holder = Netlink(sb.path)
             except (NetworkSystemError, OSError):
@@ -263,12 +272,15 @@ class SandboxMixin:
                 overlay.attach(nl, n.vxlan, sb.path, e.ifname, e.mac, iface, n.mtu)
                 return
             gateway = n.gateway if n.routed and self._gateway_endpoint(sb) in (None, e) else ""
-            bridge.attach(nl, sb.path, n.bridge, e.host_veth, e.ifname, e.mac, iface, gateway,
-                          n.mtu)
+            bridge.attach(nl, self._bridge(n)[1], sb.path, e.host_veth, e.ifname, e.mac, iface,
+                          gateway, n.mtu, isolated=not n.icc)
 
     def _drop_endpoint_kernel(self, e: Endpoint) -> None:
-        if e.host_veth:
-            bridge.delete_link(self.nl, e.host_veth)
+        n = self.networks.get(e.network_id)
+        if e.host_veth:  # with no network, the bridge's namespace went and the veth with it
+            if n is not None and n.driver == "bridge":
+                with self._links(n) as nl:
+                    bridge.delete_link(nl, e.host_veth)
         else:  # a macvlan, in the sandbox
             sb = self.sandboxes.get(e.container_id)
             if sb is not None and nsutil.is_netns(Path(sb.path)):

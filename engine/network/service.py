@@ -51,6 +51,7 @@ from shoal.engine.network.store import NetworkStore
 log = logging.getLogger(__name__)
 List = list  # the method NetworkService.list shadows the builtin in annotations
 NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+IFNAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$")  # IFNAMSIZ - 1
 PREDEFINED = ("bridge", "host", "none")
 
 
@@ -78,6 +79,8 @@ class NetworkService(SandboxMixin, IngressMixin):
         self.services: dict[str, ServicePorts] = {}  # ingress ports per cluster service
         self._lock = threading.RLock()
         self._nl: Netlink | None = None
+        self._bridges: dict[str, tuple[Netlink, int]] = {}  # network id -> socket in its netns,
+        # and its bridge's index there (the sockets are closed before a namespace is removed)
         self._names: dict[str, dict[str, List[str]]] = {}  # network id -> name -> ips
         self._rev: dict[str, dict[str, str]] = {}  # network id -> ip -> name
 
@@ -98,6 +101,7 @@ class NetworkService(SandboxMixin, IngressMixin):
         from shoal.engine.network.reconcile import reconcile
 
         with self._lock:
+            self._close_bridges()
             self._nl = Netlink(self.cfg.netns)
             self.networks = self.store.load_networks()
             self.sandboxes = self.store.load_sandboxes()
@@ -116,6 +120,7 @@ class NetworkService(SandboxMixin, IngressMixin):
             self.reaper.drain()
             self.dns.stop()
             self.holder.close()
+            self._close_bridges()
             if self._nl is not None:
                 self._nl.close()
                 self._nl = None
@@ -177,9 +182,18 @@ class NetworkService(SandboxMixin, IngressMixin):
         gw = ipaddress.IPv4Interface(f"{n.gateway}/{ipaddress.IPv4Network(n.subnet).prefixlen}") \
             if n.gateway else None
         if n.driver == "bridge":
-            missing = [n.bridge] if self.nl.link(n.bridge) is None else []
-            bridge.ensure_bridge(self.nl, n.bridge, gw, n.mtu, route_localnet=n.routed)
-            return missing
+            path = self._bridge_netns(n)
+            made = [str(path)] if bridge.ensure_netns(self.nl, path) else []
+            self._close_bridges(n.id)  # a socket from before may be in a namespace now gone
+            bnl = Netlink(str(path))
+            try:
+                got, br = bridge.ensure_bridge(self.nl, bnl, n.bridge, gw, n.mtu,
+                                               route_localnet=n.routed)
+            except BaseException:
+                bnl.close()
+                raise
+            self._bridges[n.id] = (bnl, br)
+            return made + got
         if n.driver == "overlay":
             return overlay.ensure(self.nl, self._overlay_netns(n), n.vxlan, n.vni, n.mtu)
         return []
@@ -187,10 +201,39 @@ class NetworkService(SandboxMixin, IngressMixin):
     def _delete_devices(self, n: Network) -> None:
         if n.driver == "overlay":
             overlay.delete(self._overlay_netns(n), n.vxlan)
-            return
-        for dev in (n.vxlan, n.bridge):
-            if dev:
-                bridge.delete_link(self.nl, dev)
+        elif n.driver == "bridge" and n.bridge:
+            self._close_bridges(n.id)
+            bridge.delete_network(self.nl, self._bridge_netns(n), n.bridge)
+
+    def _close_bridges(self, network_id: str | None = None) -> None:
+        """Close the sockets held in bridge namespaces (NETWORK_ID's, or all)."""
+        for nid in [network_id] if network_id else list(self._bridges):
+            if nid in self._bridges:
+                self._bridges.pop(nid)[0].close()
+
+    def _bridge(self, n: Network) -> tuple[Netlink, int]:
+        """Return a netlink socket in bridge network N's namespace, and its bridge's index."""
+        got = self._bridges.get(n.id)
+        if got is None:
+            path = self._bridge_netns(n)
+            if not nsutil.is_netns(path):
+                raise NetworkSystemError(f"network {n.name}: namespace {path} is missing")
+            bnl = Netlink(str(path))
+            try:
+                got = (bnl, bnl.index(bridge.BRIDGE))
+            except BaseException:
+                bnl.close()
+                raise
+            self._bridges[n.id] = got
+        return got
+
+    @property
+    def bridge_netns_root(self) -> Path:
+        """Where the bridge networks' namespaces are bound (next to the sandboxes')."""
+        return self.cfg.netns_root.parent / "bridge-netns"
+
+    def _bridge_netns(self, n: Network) -> Path:
+        return self.bridge_netns_root / n.bridge
 
     @property
     def overlay_netns_root(self) -> Path:
@@ -201,13 +244,20 @@ class NetworkService(SandboxMixin, IngressMixin):
         return self.overlay_netns_root / n.id[:12]
 
     def link_netns(self, n: Network) -> str | None:
-        """Return the namespace holding N's device (a bridge and the host ends of its veths,
-        or an overlay's VXLAN device)."""
-        return str(self._overlay_netns(n)) if n.driver == "overlay" else self.cfg.netns
+        """Return the namespace holding N's device (a bridge and the bridge's ends of its
+        veths, or an overlay's VXLAN device)."""
+        if n.driver == "overlay":
+            return str(self._overlay_netns(n))
+        if n.driver == "bridge":
+            return str(self._bridge_netns(n))
+        return self.cfg.netns
 
     @contextlib.contextmanager
     def _links(self, n: Network | None) -> Iterator[Netlink]:
         """Give a netlink socket in the namespace of N's device (the host's for None)."""
+        if n is not None and n.driver == "bridge":
+            yield self._bridge(n)[0]
+            return
         if n is None or n.driver != "overlay":
             yield self.nl
             return
@@ -221,8 +271,10 @@ class NetworkService(SandboxMixin, IngressMixin):
         if any(n.name == name for n in self.networks.values()):
             raise NetworkConflict(f"network with name {name} already exists")
         dev = options.get("com.docker.network.bridge.name", "")
-        if dev and (len(dev) > 15 or any(n.bridge == dev for n in self.networks.values())):
-            raise InvalidNetworkConfig(f"bridge name {dev!r} is taken or longer than 15")
+        if dev and (not IFNAME_RE.match(dev)
+                    or any(n.bridge == dev for n in self.networks.values())):
+            raise InvalidNetworkConfig(f"option com.docker.network.bridge.name: {dev!r} is "
+                                       "taken, longer than 15 or not an interface name")
         return secrets.token_hex(32)
 
     def _subnet(self, subnet: str | None, gateway: str | None) -> tuple[str, str]:

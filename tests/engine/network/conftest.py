@@ -96,7 +96,11 @@ def svc(tmp_path: Path, host_ns: str) -> Iterator[NetworkService]:
     s.teardown()
     assert host_counts(host_ns) == before, "links or iptables rules left behind"
     made_by_tests = str(tmp_path / "ns")  # make_ns removes these after this fixture
-    left = {m for m in root_netns_files() - mounts if not m.startswith(made_by_tests)}
+    # only this test's: other daemons on the machine mount namespaces of their own meanwhile
+    left = {m for m in root_netns_files() - mounts
+            if m.startswith(str(tmp_path)) and not m.startswith(made_by_tests)}
     assert not left, "a network namespace was left mounted"
     netns_dir = tmp_path / "h" / "run" / "netns"
     assert not netns_dir.exists() or not os.listdir(netns_dir)
+    bridges_dir = tmp_path / "h" / "run" / "bridge-netns"
+    assert not bridges_dir.exists() or not os.listdir(bridges_dir)

@@ -92,7 +92,7 @@ def test_connectivity_isolation_and_dns(svc):
     e1 = svc.connect("a", C1, "one", aliases=["uno"])
     e2 = svc.connect("a", C2, "two")
     e3 = svc.connect("b", C3, "three")
-    assert ping(p1, e2["IPAddress"])  # same network, through br_netfilter + FORWARD DROP
+    assert ping(p1, e2["IPAddress"])  # same network: switched in the bridge's namespace
     assert not ping(p1, e3["IPAddress"])  # different networks are isolated
     assert dns_query(p2, "one") == (0, [e1["IPAddress"]])
     assert dns_query(p2, "UNO.") == (0, [e1["IPAddress"]])
@@ -179,7 +179,7 @@ def test_removed_sandbox_keeps_its_address_until_its_veth_is_gone(svc):
     paths = [svc.sandbox_create(c) for c in (C1, C2)]
     ips = [svc.connect("n", c, f"c{i}")["IPAddress"] for i, c in enumerate((C1, C2))]
     veths = [svc.sandboxes[c].endpoints[0].host_veth for c in (C1, C2)]
-    host = Netlink(svc.cfg.netns)
+    host = Netlink(svc.link_netns(n))  # the bridge's namespace: where the veths' ends are
     held = [os.open(p, os.O_RDONLY) for p in paths]  # something else keeps both namespaces
     try:
         svc.sandbox_remove(C1)

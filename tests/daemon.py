@@ -139,8 +139,31 @@ def cgroup_dirs(parent: str) -> list[str]:
 
 
 def links_named(prefixes: tuple[str, ...]) -> list[str]:
-    """Return the network devices whose names start with one of PREFIXES."""
-    return [n for n in os.listdir("/sys/class/net") if n.startswith(prefixes)]
+    """Return the network devices whose names start with one of PREFIXES: in the machine's
+    namespace, and in every bridge network's (containers' veths end there; see
+    engine/network/bridge.py), named <namespace file>:<device>."""
+    found = [n for n in os.listdir("/sys/class/net") if n.startswith(prefixes)]
+    for ns in bridge_namespaces():
+        found += [f"{ns}:{name}" for name in _links_in(ns) if name.startswith(prefixes)]
+    return found
+
+
+def bridge_namespaces() -> list[str]:
+    """Return the bound namespaces of bridge networks (<run root>/bridge-netns/<bridge>)."""
+    with open("/proc/self/mountinfo") as f:
+        points = [ln.split()[4] for ln in f if " nsfs " in ln]
+    return [p for p in points if Path(p).parent.name == "bridge-netns"]
+
+
+def _links_in(ns: str) -> list[str]:
+    from shoal.engine.network.errors import NetworkError
+    from shoal.engine.network.netlink import Netlink
+
+    try:
+        with Netlink(ns) as nl:
+            return [lk.name for lk in nl.links()]
+    except (NetworkError, OSError):  # unbound meanwhile: nothing left in it
+        return []
 
 
 def rules_tagged(tag: str) -> list[str]:

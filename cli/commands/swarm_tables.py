@@ -118,6 +118,18 @@ def task_error(err: str, trunc: bool = True) -> str:
     return f'"{err}"'
 
 
+def error_of(status: Mapping[str, Any]) -> str:
+    """Return why a task ended: its Err, else for an orphaned task the manager's message.
+
+    Docker leaves ERROR empty for a task of a down node; shoal shows why
+    ("node ... is down"), written as its status message by the orchestrator.
+    """
+    err = str(status.get("Err") or "")
+    if not err and status.get("State") == "orphaned":
+        return str(status.get("Message") or "")
+    return err
+
+
 def _created(task: Mapping[str, Any]) -> float:
     return parse_rfc3339(str(task.get("CreatedAt") or "")) or 0.0
 
@@ -142,7 +154,7 @@ def task_rows(tasks: list[dict[str, Any]], service_names: Mapping[str, str],
             "Node": node_names.get(t.get("NodeID", ""), t.get("NodeID", "")),
             "DesiredState": pretty(t.get("DesiredState", "")),
             "CurrentState": current_state(status, now),
-            "Error": task_error(str(status.get("Err") or ""), trunc),
+            "Error": task_error(error_of(status), trunc),
             "Ports": format_ports(ports).replace(", ", ","),
         })
         prev = name

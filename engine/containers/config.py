@@ -11,6 +11,7 @@ import os
 import signal
 from typing import Any
 
+from shoal.engine.containers import health
 from shoal.engine.containers.errors import InvalidConfig
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -62,8 +63,9 @@ def merge_config(image_cfg: dict[str, Any], body: dict[str, Any]) -> dict[str, A
             entrypoint = img.get("Entrypoint")
     cfg["Cmd"], cfg["Entrypoint"] = cmd or None, entrypoint or None
     cfg["Env"] = merge_env(img.get("Env") or [], body.get("Env") or [])
-    for key in ("WorkingDir", "User", "StopSignal", "Healthcheck"):
-        cfg[key] = cfg.get(key) or img.get(key) or ("" if key != "Healthcheck" else None)
+    for key in ("WorkingDir", "User", "StopSignal"):
+        cfg[key] = cfg.get(key) or img.get(key) or ""
+    cfg["Healthcheck"] = health.merge(img.get("Healthcheck"), cfg.get("Healthcheck"))
     cfg["Labels"] = {**(img.get("Labels") or {}), **(body.get("Labels") or {})}
     cfg["ExposedPorts"] = {**(img.get("ExposedPorts") or {}), **(body.get("ExposedPorts") or {})}
     cfg["Volumes"] = {**(img.get("Volumes") or {}), **(body.get("Volumes") or {})} or None

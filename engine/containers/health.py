@@ -45,6 +45,20 @@ def probe_args(test: list[str] | None) -> list[str] | None:
     return test  # a bare command list, as older clients send
 
 
+def merge(image: dict[str, Any] | None, given: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Return a container's Healthcheck: the request's fields over the image's (Docker's merge).
+
+    `--health-interval 5s` alone keeps the image's test; `Test ["NONE"]` disables it.
+    """
+    if not given:
+        return dict(image) if image else None
+    out = dict(given)
+    for key, value in (image or {}).items():
+        if not out.get(key):
+            out[key] = value
+    return out
+
+
 def effective(hc: dict[str, Any] | None) -> dict[str, Any] | None:
     """Return the healthcheck with Docker's defaults filled in, or None."""
     if not hc or probe_args(hc.get("Test")) is None:

@@ -147,6 +147,13 @@ def test_image_healthcheck_applies_unless_disabled(cluster: Any, busybox_tar: Pa
           "sickly:1", check=True)
     failed = _wait(lambda: [t for t in _tasks(d, "sickly") if _state(t) == "failed"])
     assert _err(failed[0]).endswith("unhealthy container")
+    # a service's --health-interval alone keeps the image's test (Docker's merge)
+    d.cli("import", "-c", "HEALTHCHECK --interval=1h CMD false", "-c", 'CMD ["sleep","1000"]',
+          str(busybox_tar), "slowcheck:1", check=True)
+    d.cli("service", "create", "-d", "--name", "tuned", "--restart-condition", "none",
+          "--health-interval", "300ms", "slowcheck:1", check=True)
+    failed = _wait(lambda: [t for t in _tasks(d, "tuned") if _state(t) == "failed"])
+    assert _err(failed[0]).endswith("unhealthy container")
     d.cli("service", "create", "-d", "--name", "fine", "--no-healthcheck", "sickly:1", check=True)
     _wait(lambda: [_state(t) for t in _tasks(d, "fine")] == ["running"])
     name = d.cli("ps", "-q", "--filter", "name=fine.").stdout.split()[0]

@@ -204,8 +204,8 @@ class Node:
         if member is not None:
             await member.check_retire(force)
             store = getattr(self.manager, "store", None)
-            if store is not None:
-                await member.unpublish(store)
+            if store is not None and state is not None:
+                await member.unpublish(store, state.node_id)
         await self._stop_parts(("agent", "manager"))
         if member is not None:
             self.etcd = None

@@ -130,11 +130,18 @@ class LocalMember:
             with contextlib.suppress(Exception):
                 await client.close()
 
-    async def unpublish(self, store: Any) -> None:
-        """Drop this member's endpoint from the Cluster object (best effort)."""
+    async def unpublish(self, store: Any, node_id: str) -> None:
+        """Drop this member from the Node and the Cluster objects (best effort)."""
         from shoal.proto.shoal.v1 import objects_pb2
 
+        def node(n: objects_pb2.Node) -> bool:
+            if not n.manager_status.etcd_member_id:
+                return False
+            n.manager_status.etcd_member_id = 0
+            return True
+
         with contextlib.suppress(Exception):
+            await store.mutate(objects_pb2.Node, node_id, node)
             for cluster in store.list(objects_pb2.Cluster):
                 await store.mutate(objects_pb2.Cluster, cluster.id,
                                    _set_endpoints(self.others()))

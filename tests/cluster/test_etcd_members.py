@@ -124,12 +124,15 @@ def test_managers_form_one_etcd_that_survives_a_dead_manager(cluster):
     t_start = time.time()
     m1 = cluster.daemon("m1")
     m1.cli("cluster", "init", "--advertise-addr", f"127.0.0.1:{m1.port}", check=True)
-    token = _token(m1, "manager")
     m2, m3 = cluster.daemon("m2"), cluster.daemon("m3")
-    for m in (m2, m3):
-        m.cli("cluster", "join", "--token", token, "--advertise-addr", f"127.0.0.1:{m.port}",
-              f"127.0.0.1:{m1.port}", check=True)
+    # m2 joins as a manager; m3 joins as a worker and is promoted: both add a member
+    for m, role in ((m2, "manager"), (m3, "worker")):
+        m.cli("cluster", "join", "--token", _token(m1, role), "--advertise-addr",
+              f"127.0.0.1:{m.port}", f"127.0.0.1:{m1.port}", check=True)
     _wait(lambda: m1.cli("node", "ls").stdout.count("Ready") == 3)
+    m1.cli("node", "promote", _state(m3)["node_id"], check=True)
+    _wait(lambda: _state(m3)["role"] == "manager" and _state(m3)["etcd_member_id"], timeout=60)
+    _wait(lambda: m3.cli("service", "ls").returncode == 0, timeout=30)
     grown = time.time() - t_start
 
     # one member per manager, all started voters; every manager knows every endpoint

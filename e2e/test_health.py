@@ -77,7 +77,8 @@ def test_unhealthy_tasks_are_replaced_and_the_service_converges(lab: Any,
         samples += 1
         if _converged(tasks):
             break
-        assert time.monotonic() < deadline, f"not converged: {[(t['Slot'], _state(t)) for t in tasks]}"
+        seen = [(t["Slot"], _state(t)) for t in tasks]
+        assert time.monotonic() < deadline, f"not converged: {seen}"
         time.sleep(0.3)
     assert samples > 1
 

@@ -52,6 +52,11 @@ CHANNEL_OPTIONS = [
 ]
 
 
+# how long a new session's first message may take, and a heartbeat's answer at least
+SESSION_OPEN_TIMEOUT = 10.0
+MIN_HEARTBEAT_TIMEOUT = 2.0
+
+
 class SessionLost(Exception):
     """The manager ended the session or broke the assignment sequence."""
 
@@ -78,6 +83,7 @@ class Agent:
         self.worker = Worker(executor, self.storage, self.reporter)
         self.logs = LogAgent(logs) if logs is not None else None
         self.session_id = ""
+        self._heartbeat_period = 5.0  # the last period a manager asked for
         self.node: Node | None = None
         self.manager = ""  # address of the manager of the current session
         self.connected = asyncio.Event()
@@ -151,7 +157,9 @@ class Agent:
                 metadata=self._metadata,
             )
             try:
-                first = await session.read()
+                # a manager that cannot be reached (cable cut, host dead) sends no SYN-ACK:
+                # try the next one rather than wait for TCP to give up
+                first = await asyncio.wait_for(session.read(), SESSION_OPEN_TIMEOUT)
                 if first is grpc.aio.EOF:
                     raise SessionLost("the session stream closed at once")
                 self._on_session_message(first)
@@ -198,13 +206,20 @@ class Agent:
             self._on_session_message(msg)
 
     async def _heartbeat_loop(self, stub: pb_grpc.DispatcherStub) -> None:
+        """Heartbeat at the manager's period; a heartbeat unanswered for a period drops the session.
+
+        A manager that died (or was cut off) does not answer: the agent moves to
+        the next one before that manager's record of it expires (docs/agent.md).
+        """
         while True:
             resp = await stub.Heartbeat(
                 pb.HeartbeatRequest(session_id=self.session_id),
                 metadata=self._metadata,
-                timeout=self.config.rpc_timeout,
+                timeout=min(self.config.rpc_timeout,
+                            max(MIN_HEARTBEAT_TIMEOUT, self._heartbeat_period)),
             )
             period = resp.period.ToTimedelta().total_seconds() or 1.0
+            self._heartbeat_period = period
             await asyncio.sleep(period)
 
     async def _assignments_loop(self, stub: pb_grpc.DispatcherStub) -> None:

@@ -88,7 +88,14 @@ class Election:
         while True:
             granted_at = time.monotonic()
             lease = await self.client.lease(self.ttl)
-            won, revision, holder = await self._try_acquire(lease.id)
+            won, revision, holder, holder_lease = await self._try_acquire(lease.id)
+            if not won and holder == self.candidate and holder_lease:
+                # our own previous incarnation (a restarted manager, the same node id) still
+                # holds the key until its lease expires: it is dead, take over now
+                log.info("%s: taking over the leader key from its previous run", self.candidate)
+                with contextlib.suppress(*ElectionError):
+                    await self.client.revoke_lease(holder_lease)
+                won, revision, holder, holder_lease = await self._try_acquire(lease.id)
             if won:
                 term = Term(self.candidate, lease.id, revision)
                 self.term = term
@@ -162,8 +169,8 @@ class Election:
             with contextlib.suppress(asyncio.CancelledError):
                 await runner
 
-    async def _try_acquire(self, lease_id: int) -> tuple[bool, int, str]:
-        """Create the key if absent; return (won, key's revision, holder)."""
+    async def _try_acquire(self, lease_id: int) -> tuple[bool, int, str, int]:
+        """Create the key if absent; return (won, key's revision, holder, holder's lease)."""
         request = rpc.TxnRequest(
             compare=[
                 rpc.Compare(
@@ -186,11 +193,12 @@ class Election:
             request, timeout=self.ttl, metadata=self.client.metadata
         )
         if resp.succeeded:
-            return True, int(resp.header.revision), self.candidate
+            return True, int(resp.header.revision), self.candidate, lease_id
         kvs = resp.responses[0].response_range.kvs
         if not kvs:  # deleted between compare and range: cannot happen in one txn
-            return False, int(resp.header.revision), ""
-        return False, int(kvs[0].mod_revision), kvs[0].value.decode(errors="replace")
+            return False, int(resp.header.revision), "", 0
+        kv = kvs[0]
+        return False, int(kv.mod_revision), kv.value.decode(errors="replace"), int(kv.lease)
 
     async def _wait_for_deletion(self, revision: int) -> None:
         """Return when the key is deleted after REVISION (or after a TTL, to re-check)."""

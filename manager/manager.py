@@ -83,7 +83,7 @@ class Manager:
         self.client = etcd_mod.connect(cfg.etcd_endpoints)
         self.store = Store(self.client)
         await self.store.start()
-        self.dispatcher = Dispatcher(self.store)
+        self.dispatcher = Dispatcher(self.store, manager_id=cfg.node_id)
         await self.dispatcher.start()
         self.logbroker = LogBroker(self.store)
         await self.logbroker.start()
@@ -131,6 +131,7 @@ class Manager:
             Scheduler(self.store),
             TaskReaper(self.store),
             NetworkReaper(self.store),
+            self.dispatcher.judge,  # which nodes are DOWN: the leader decides
         ]
         try:
             await asyncio.gather(*(loop.run() for loop in self.leader_loops))

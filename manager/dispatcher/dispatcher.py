@@ -7,6 +7,11 @@ session, the heartbeat deadline (liveness.py) and the assignment streams
 (assignments.py). Store writes happen only on transitions and are batched
 (batcher.py): a session that registers or changes the node, a node that
 misses its heartbeats (DOWN, once), task status reports.
+
+Liveness across managers: each dispatcher publishes the nodes alive here
+(liveness_records.py) and only the leader's judge (liveness_judge.py)
+writes nodes DOWN. A dispatcher made without a manager id is alone: it
+publishes nothing and runs the judge itself.
 """
 
 from __future__ import annotations
@@ -27,7 +32,9 @@ from shoal.manager.dispatcher.errors import (
     PermissionDenied,
     SessionInvalid,
 )
-from shoal.manager.dispatcher.liveness import Liveness
+from shoal.manager.dispatcher.liveness import Liveness, node_ttl
+from shoal.manager.dispatcher.liveness_judge import LivenessJudge
+from shoal.manager.dispatcher.liveness_records import LivenessRecord, lease_ttl, records_prefix
 from shoal.manager.dispatcher.netstates import NetworkStates
 from shoal.manager.dispatcher.status import StatusWriter
 from shoal.manager.store import Action, Store, Subscription
@@ -71,11 +78,23 @@ class Dispatcher:
         config: DispatcherConfig | None = None,
         *,
         managers: ManagerList | None = None,
+        manager_id: str = "",
     ) -> None:
         self.store = store
         self.config = config or DispatcherConfig()
         self._managers = managers or self._managers_from_store
         self.liveness = Liveness()
+        prefix = records_prefix(store.keys.root)
+        own_key = prefix + manager_id.encode() if manager_id else None
+        # with a manager id the Manager runs `judge.run()` among its leader loops
+        self.judge = LivenessJudge(
+            store, self.liveness, self._ttl, self._mark_down,
+            prefix=prefix if manager_id else None, own_key=own_key,
+            interval=self.config.check_interval,
+        )
+        self.record: LivenessRecord | None = None
+        if own_key is not None:
+            self.record = LivenessRecord(store.client, own_key, lambda: lease_ttl(self._ttl()))
         self.nodes = WriteBatcher(store, Node, self.config.node_flush_interval, "nodes")
         self.status = StatusWriter(store, self.config.status_flush_interval)
         self.router = AssignmentRouter(
@@ -87,7 +106,7 @@ class Dispatcher:
         self._tasks: list[asyncio.Task[None]] = []
         self._last_managers: list[WeightedPeer] = []
         self.running = False
-        self.expired = 0  # nodes written DOWN for missed heartbeats
+        self.expired = 0  # sessions ended here for missed heartbeats
 
     # Lifecycle.
 
@@ -98,16 +117,15 @@ class Dispatcher:
         self.router.start()
         self.networks.start()
         self._node_sub = self.store.subscribe(Node)
-        if self.config.expire_unknown_nodes:
-            ttl = self.heartbeat_period() * self.config.grace_multiplier
-            for node in self.store.list(Node, copy=False):
-                if node.status.state == READY:
-                    self.liveness.beat(node.id, ttl)
         self._last_managers = list(self._managers())
         self._tasks = [
             asyncio.create_task(self._check_heartbeats(), name="dispatcher-heartbeats"),
             asyncio.create_task(self._watch_nodes(), name="dispatcher-nodes"),
         ]
+        if self.record is not None:
+            self.record.start()
+        else:
+            self._tasks.append(asyncio.create_task(self.judge.run(), name="liveness-judge"))
         self.running = True
 
     async def stop(self) -> None:
@@ -124,6 +142,8 @@ class Dispatcher:
         for s in list(self._sessions.values()):
             s.end(DispatcherStopped("the manager is stopping"))
         self._sessions.clear()
+        if self.record is not None:
+            await self.record.stop()
         await self.networks.stop()
         await self.router.stop()
         await self.status.stop()
@@ -173,6 +193,8 @@ class Dispatcher:
             session = _Session(session_id or secrets.token_hex(16), node_id)
             self._sessions[node_id] = session
         self.liveness.beat(node_id, self._ttl())
+        if self.record is not None:
+            self.record.add(node_id)
         log.info("node %s opened session %s", node_id, session.id[:8])
         return self._session_message(session)
 
@@ -203,7 +225,7 @@ class Dispatcher:
         """Record a heartbeat of NODE_ID; return the period until the next one is due."""
         self._session_of(node_id, session_id)
         period = self.heartbeat_period()
-        self.liveness.beat(node_id, period * self.config.grace_multiplier)
+        self.liveness.beat(node_id, self._ttl(period))
         return period
 
     async def assignments(self, node_id: str, session_id: str) -> AsyncIterator[AssignmentsMessage]:
@@ -256,6 +278,8 @@ class Dispatcher:
             "network_computations": self.networks.computations,
             "network_changes": self.networks.changes_sent,
             "expired": self.expired,
+            "downed": self.judge.downed,
+            "liveness_writes": self.record.writes if self.record is not None else 0,
         }
 
     # Internals.
@@ -264,8 +288,11 @@ class Dispatcher:
         if not self.running:
             raise DispatcherStopped("the dispatcher is not running")
 
-    def _ttl(self) -> float:
-        return self.heartbeat_period() * self.config.grace_multiplier
+    def _ttl(self, period: float | None = None) -> float:
+        """Return how long a node stays alive after a heartbeat (liveness.node_ttl)."""
+        if period is None:
+            period = self.heartbeat_period()
+        return node_ttl(period, self.config.grace_multiplier, self.config.min_grace)
 
     def _session_of(self, node_id: str, session_id: str) -> _Session:
         self._check_running()
@@ -294,13 +321,19 @@ class Dispatcher:
         ]
 
     def _expire(self, node_id: str) -> None:
+        """End the session of a node whose deadline passed and release it to the judge."""
         self.expired += 1
         session = self._sessions.pop(node_id, None)
         error = SessionInvalid("heartbeats stopped: open a new session")
         if session is not None:
             session.end(error)
         self.router.close_node(node_id, error)
-        log.warning("node %s missed its heartbeats: marking it down", node_id)
+        if self.record is not None:
+            self.record.discard(node_id)
+        log.info("node %s missed its heartbeats here", node_id)
+        self.judge.released(node_id)
+
+    def _mark_down(self, node_id: str) -> None:
         self.nodes.queue_nowait(node_id, _set_state(DOWN, HEARTBEAT_FAILURE))
 
     async def _check_heartbeats(self) -> None:
@@ -317,6 +350,8 @@ class Dispatcher:
             if event.action is Action.DELETE:
                 session = self._sessions.pop(node.id, None)
                 self.liveness.forget(node.id)
+                if self.record is not None:
+                    self.record.discard(node.id)
                 self.router.close_node(node.id, SessionInvalid("the node was removed"))
                 if session is not None:
                     session.end(SessionInvalid("the node was removed from the cluster"))
@@ -325,7 +360,7 @@ class Dispatcher:
                 and node.id in self._sessions
                 and self.liveness.alive(node.id)
             ):
-                # another manager's dispatcher wrote it DOWN, but it heartbeats here
+                # the judge wrote it DOWN (a race), but it heartbeats here
                 self.nodes.queue_nowait(node.id, _set_state(READY, ""))
             old: Any = event.old
             if old is None or event.action is Action.DELETE:

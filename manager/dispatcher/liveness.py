@@ -1,15 +1,27 @@
 """Heartbeat deadlines, kept in memory: no store write per heartbeat.
 
-Each node with a session here has a deadline (last heartbeat + period x
-grace). The dispatcher asks `expired(now)` a few times per second and writes
-only the transitions (READY -> DOWN) that result, in batches. A dict of
-deadlines scanned twice a second costs microseconds per thousand nodes.
+Each node with a session here has a deadline (last heartbeat + its TTL,
+`node_ttl`). The dispatcher asks `expired()` a few times per second; the
+nodes that come out of it are *released* by this manager, and the leader's
+judge (liveness_judge.py) writes them DOWN unless another manager holds them.
+A dict of deadlines scanned four times a second costs microseconds per
+thousand nodes.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+
+
+def node_ttl(period: float, grace_multiplier: float, min_grace: float) -> float:
+    """Return how long a node stays alive after a heartbeat, for heartbeats every PERIOD.
+
+    period x GRACE_MULTIPLIER, but at least PERIOD + MIN_GRACE: a heartbeat may
+    be late by half a period (defaults), and never by less than a second, so
+    that a busy host is not declared dead for one slow round trip.
+    """
+    return max(period * grace_multiplier, period + min_grace)
 
 
 class Liveness:
@@ -32,6 +44,10 @@ class Liveness:
     def alive(self, node_id: str) -> bool:
         deadline = self._deadlines.get(node_id)
         return deadline is not None and deadline >= self._now()
+
+    def nodes(self) -> set[str]:
+        """Return the nodes tracked here (alive, or expired but not yet collected)."""
+        return set(self._deadlines)
 
     def expired(self) -> list[str]:
         """Return (and forget) the nodes whose deadline has passed."""

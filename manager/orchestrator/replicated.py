@@ -7,7 +7,11 @@ Per service, from the watch cache (DESIGN §4, docs/scheduler.md):
   race are shut down, keeping the one furthest along.
 - node lost (DOWN or deleted): its unfinished tasks become ORPHANED, and a
   current one gets desired SHUTDOWN and a replacement in its slot at once.
-  Node drained: the same without ORPHANED (the agent stops the task).
+  Node drained, or its labels (role, hostname) no longer match the task's
+  placement constraints: the same without ORPHANED (the agent stops the
+  task), as SwarmKit's constraint enforcer does. When a lost node comes
+  back, its agent sees desired SHUTDOWN on those tasks and stops them: the
+  slot keeps its replacement (no churn back).
 - stopped by itself while desired RUNNING: the restart supervisor decides
   (restart.py): replace now, later (timer), or never (desired COMPLETE).
 - scale up: new tasks in the lowest free slot numbers; scale down: desired
@@ -50,6 +54,7 @@ from shoal.manager.orchestrator.tasks import (
 )
 from shoal.manager.orchestrator.update import Updater, split_slot
 from shoal.manager.orchestrator.update_status import changed_service
+from shoal.manager.scheduler.constraints import node_matches, parse_constraints
 from shoal.manager.store import Action, Event, Op, Store, Update
 from shoal.proto.shoal.v1.objects_pb2 import Node, Service, Task
 
@@ -148,7 +153,9 @@ class ReplicatedOrchestrator(Reconciler):
         was_lost = old is not None and node_lost(old)
         drained = event.action != Action.DELETE and int(node.spec.availability) == DRAIN
         was_drained = old is not None and int(old.spec.availability) == DRAIN
-        if (lost and not was_lost) or (drained and not was_drained):
+        relabeled = old is not None and event.action != Action.DELETE and _attributes(
+            old) != _attributes(node)
+        if (lost and not was_lost) or (drained and not was_drained) or relabeled:
             for t in self.store.cache.tasks_by_node(node.id, copy=False):
                 if t.slot:
                     self._dirty.add(t.service_id)
@@ -248,7 +255,8 @@ class ReplicatedOrchestrator(Reconciler):
         if int(cur.desired_state) != RUNNING:
             return  # finished (desired COMPLETE): stays until the spec changes
         if not is_terminal(cur) and cur.node_id:
-            if self._node_gone(ctx.node(cur.node_id)):
+            node = ctx.node(cur.node_id)
+            if self._node_gone(node) or not _fits(cur, node):
                 plan.shutdown(cur)
                 slot.replacement = self._create(svc, slot.number, plan, ctx)
             return
@@ -317,3 +325,21 @@ class ReplicatedOrchestrator(Reconciler):
             )
         if decision.wake_at is not None:
             self.updater.arm(svc.id, decision.wake_at)
+
+
+def _attributes(node: Any) -> tuple[Any, ...]:
+    """Return what placement constraints can test on NODE (labels, role, hostname)."""
+    return (dict(node.spec.annotations.labels), dict(node.description.engine.labels),
+            int(node.role), node.description.hostname)
+
+
+def _fits(task: Any, node: Any) -> bool:
+    """Return whether NODE still satisfies TASK's placement constraints.
+
+    Constraints that do not parse (refused at service creation anyway) move nothing.
+    """
+    exprs = task.spec.placement.constraints
+    if not exprs:
+        return True
+    constraints = parse_constraints(list(exprs), strict=False)
+    return constraints is None or node_matches(constraints, node)

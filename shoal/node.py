@@ -399,10 +399,17 @@ class Node:
             if self.state is None:
                 raise NotInSwarm(NOT_PART_OF_SWARM)
             if self.state.role == "manager" and not force:
+                what = "the cluster without the manager it runs"
+                if self.etcd is not None:
+                    with contextlib.suppress(Exception):
+                        await self.etcd.refresh()
+                    n = len(self.etcd.endpoints)
+                    what = (f"{n - 1} etcd members out of {n}. Without an etcd quorum "
+                            f"({n // 2 + 1} of {n}) the cluster will be inaccessible")
                 raise Conflict(
                     "You are attempting to leave the swarm on a node that is participating as "
-                    "a manager. Removing this node leaves the cluster without the manager it "
-                    "runs; use `--force` to ignore this message."
+                    f"a manager. Removing this node leaves {what}; use `--force` to ignore "
+                    "this message."
                 )
             node_id = self.state.node_id
             if self.state.role == "manager":

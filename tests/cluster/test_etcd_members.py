@@ -190,5 +190,7 @@ def test_managers_form_one_etcd_that_survives_a_dead_manager(cluster):
     assert {int(m["ID"]) for m in _members(f"127.0.0.1:{states['m2']['etcd_client_port']}")} \
         == {states["m1"]["etcd_member_id"], states["m2"]["etcd_member_id"]}
     _wait(lambda: _running(m1, "kept") == 3, timeout=60)
+    r = m2.cli("cluster", "leave")  # a manager leaves only with --force (the fixture's)
+    assert r.returncode != 0 and "leaves 1 etcd members out of 2" in r.stderr, r.stderr
     print(f"\n3 managers up in {grown:.1f}s; leader again {failover:.1f}s after the kill; "
           f"demotion done in {demoted:.1f}s")

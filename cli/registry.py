@@ -235,3 +235,16 @@ GROUPS["lab"] = Group("Manage lab clusters (hosts in network namespaces on this 
     "start": Entry(_LAB, "start", "Boot a lab host (restore its link, start its daemon)"),
     "stop": Entry(_LAB, "stop", "Stop a lab host's daemon (SIGTERM; containers keep running)"),
 }, {"list": "ls", "create": "up", "rm": "down", "delete": "down"})
+
+
+# -- builds (docs/build.md) -------------------------------------------------------
+_BLD = "shoal.cli.commands.build"
+COMMANDS["build"] = Entry(_BLD, "build", "Build an image from a Dockerfile")
+COMMANDS["history"] = Entry(_BLD, "history", "Show the history of an image")
+_IMAGE["build"] = COMMANDS["build"]
+_IMAGE["history"] = COMMANDS["history"]
+_IMAGE["prune"] = Entry(_BLD, "image_prune", "Remove unused images")
+GROUPS["builder"] = Group("Manage builds", {
+    "build": COMMANDS["build"],
+    "prune": Entry(_BLD, "builder_prune", "Remove build cache"),
+})

@@ -12,6 +12,8 @@ from pathlib import Path
 from shoal.engine.config import EngineConfig
 from shoal.engine.containers.execs import ExecService
 from shoal.engine.containers.service import ContainerService
+from shoal.engine.images.build.builder import Builder
+from shoal.engine.images.build.cache import BuildCache
 from shoal.engine.images.registry.service import RegistryService
 from shoal.engine.images.service import ImageService
 from shoal.engine.network.service import NetworkService
@@ -41,6 +43,9 @@ class Engine:
             config, self.images, self.snapshots, self.runtime, self.networks, self.volumes
         )
         self.execs = ExecService(self.containers)
+        self.build_cache = BuildCache(config.images_root / "build-cache.json")
+        self.builder = Builder(self.images, self.snapshots, self.containers, self.build_cache,
+                               pull=lambda ref: self.registry.pull(ref))
         self.node_id = _engine_id(config.data_root / "engine-id")
 
     @property

@@ -99,6 +99,7 @@ async def body_json(request: web.Request) -> dict[str, Any]:
 def make_app(engine: Any) -> web.Application:
     """Return the aiohttp app serving ENGINE."""
     from shoal.engine.api import (
+        routes_build,
         routes_containers,
         routes_execs,
         routes_images,
@@ -111,6 +112,6 @@ def make_app(engine: Any) -> web.Application:
     app = web.Application(middlewares=[errors_middleware], client_max_size=0)
     app[ENGINE_KEY] = engine
     for mod in (routes_system, routes_containers, routes_execs, routes_images, routes_networks,
-                routes_volumes, routes_swarm):
+                routes_volumes, routes_swarm, routes_build):
         mod.register(app)
     return app

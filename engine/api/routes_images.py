@@ -185,7 +185,8 @@ async def save_one(request: web.Request) -> web.StreamResponse:
 
 async def list_images(request: web.Request) -> web.Response:
     images = request.app[ENGINE_KEY].images
-    return json_response([images.summary_json(i) for i in images.list()])
+    shown = images.list_top(qbool(request, "all"))  # intermediate build images with all=1
+    return json_response([images.summary_json(i) for i in shown])
 
 
 async def inspect(request: web.Request) -> web.Response:

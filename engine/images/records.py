@@ -31,14 +31,19 @@ class Record:
     layers: list[Layer]
     manifest: str
     last_tag_time: str = ""
+    # -- build: the image a build step started from (Docker's "Parent"), "" if none --
+    parent: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "id": self.id,
             "manifest": self.manifest,
             "layers": [layer.to_dict() for layer in self.layers],
             "last_tag_time": self.last_tag_time,
         }
+        if self.parent:  # -- build --
+            out["parent"] = self.parent
+        return out
 
     def blobs(self) -> list[str]:
         """Return the digests of the blobs the image needs: config, manifest, layers."""
@@ -62,7 +67,8 @@ class RecordStore:
                 config = json.loads(self.blobs.read(d["id"]))
                 layers = [Layer.from_dict(x) for x in d["layers"]]
                 out[d["id"]] = Record(
-                    d["id"], config, layers, d["manifest"], d.get("last_tag_time", "")
+                    d["id"], config, layers, d["manifest"], d.get("last_tag_time", ""),
+                    d.get("parent", ""),  # -- build --
                 )
             except (OSError, ValueError, KeyError, TypeError, BlobNotFound) as exc:
                 log.error("image record %s is damaged, skipping it: %s", p, exc)

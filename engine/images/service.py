@@ -334,3 +334,67 @@ class ImageService:
             if named is not None and self.refs.get(named) != image_id:
                 named = None  # found by id prefix or manifest digest, not by a stored name
             return remove_image(image_id, named, self.refs, self._forget, force, in_use)
+
+    # -- build: parents, intermediate images and prune (docs/build.md) ---------------
+    # Each build step is an image whose record names the image it started from; an
+    # untagged image that is another's parent is "intermediate" and hidden from lists.
+
+    def set_parent(self, image_id: str, parent: str) -> None:
+        """Record that IMAGE_ID was built on PARENT."""
+        with self._lock:
+            rec = self._records[self._resolve(image_id)]
+            if rec.parent != parent:
+                rec.parent = parent
+                self.records.write(rec)
+
+    def parent_of(self, image_id: str) -> str:
+        """Return the id of the image IMAGE_ID was built on ("" if none is known)."""
+        with self._lock:
+            rec = self._records.get(image_id)
+            return rec.parent if rec is not None and rec.parent in self._records else ""
+
+    def list_top(self, all: bool = False) -> builtins.list[Image]:
+        """Return the images `docker images` shows: intermediate ones only with ALL."""
+        with self._lock:
+            parents = {r.parent for r in self._records.values() if r.parent}
+            recs = [
+                r for r in self._records.values()
+                if all or r.id not in parents or self.refs.of_image(r.id)
+            ]
+            images = [self._image(r) for r in recs]
+        return sorted(images, key=lambda i: (i.created_unix, i.id), reverse=True)
+
+    def prune(
+        self, all: bool = False, in_use: InUse | None = None, built_only: bool = False
+    ) -> tuple[builtins.list[dict[str, str]], int]:
+        """Delete unused images; return Docker's records and the bytes freed.
+
+        Dangling images (untagged, no child) go, then their parents that become
+        dangling; with ALL, tagged images too. An image a container uses stays.
+        BUILT_ONLY keeps images that no build made (no parent recorded).
+        """
+        out: builtins.list[dict[str, str]] = []
+        freed = 0
+        with self._lock:
+            while True:
+                parents = {r.parent for r in self._records.values() if r.parent}
+                doomed = [
+                    r for r in self._records.values()
+                    if r.id not in parents
+                    and (all or not self.refs.of_image(r.id))
+                    and not (built_only and not r.parent)
+                    and not (in_use is not None and in_use(r.id))
+                ]
+                if not doomed:
+                    return out, freed
+                for rec in doomed:
+                    for ref in self.refs.of_image(rec.id):
+                        self.refs.delete(ref)
+                        out.append({"Untagged": ref.familiar()})
+                    sizes = {d: self._blob_size(d) for d in rec.blobs()}
+                    self._forget(rec.id)
+                    freed += sum(n for d, n in sizes.items() if not self.blobs.exists(d))
+                    out.append({"Deleted": rec.id})
+
+    def _blob_size(self, digest: str) -> int:
+        return self.blobs.size(digest) if self.blobs.exists(digest) else 0

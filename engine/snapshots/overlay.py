@@ -127,6 +127,30 @@ class Snapshotter:
             parent = chain_id
         return out
 
+    def adopt_layer(self, chain_id: str, diff_id: str, parent: str, src: Path) -> bool:
+        """Move the directory SRC into place as the unpacked layer CHAIN_ID; tell if it was used.
+
+        SRC must already be in the form unpack_layer writes (overlay whiteouts), as
+        a container's upper dir is once unmounted: the builder adopts it instead of
+        unpacking the layer tar it wrote from it. When CHAIN_ID is present already,
+        SRC is left where it is (the caller deletes it).
+        """
+        d = self.layer_dir(chain_id)
+        with self._flock(chain_id):
+            if (d / "fs").is_dir():
+                return False
+            d.mkdir(exist_ok=True)
+            size = sum(
+                os.lstat(os.path.join(top, n)).st_size
+                for top, _dirs, files in os.walk(src)
+                for n in files
+            )
+            os.rename(src, d / "fs")
+            meta = {"chain_id": chain_id, "diff_id": diff_id, "parent": parent, "size": size}
+            (d / "meta.json").write_text(json.dumps(meta))
+        self._link(chain_id)
+        return True
+
     def layers(self) -> list[str]:
         """Return the chain ids of the unpacked layers."""
         return sorted(
@@ -210,6 +234,10 @@ class Snapshotter:
                 raise MountFailed(f"snapshot {key}: its layers are gone and {image.id} has others")
             self.ensure_layers(image)
         return self._mount(key, chain_ids)
+
+    def upper_dir(self, key: str) -> Path:
+        """Return the upper (read-write) dir of snapshot KEY."""
+        return self._dir(key) / "upper"
 
     def is_mounted(self, key: str) -> bool:
         return mounts.is_mounted(str(self._dir(key) / "merged"))

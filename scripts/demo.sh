@@ -1,73 +1,83 @@
 #!/bin/bash
-# make demo: start a private shoald, import a busybox image, run a container in
-# the background, show ps and logs, exec into it, stop it and clean everything up.
+# make demo: a 3-host lab cluster on this machine (docs/lab.md), the example stack
+# (examples/web-stack.yml) deployed from the lab's registry, its published port fetched
+# on every host, web scaled, and the lab torn down — also when a step fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$PWD/.venv/bin
-ROOT=$(mktemp -d /tmp/shoal-demo.XXXXXX)
-export SHOAL_HOST=unix://$ROOT/run/shoal.sock
-DAEMON_PID=""
+START=$(date +%s.%N)
+WORK=$(mktemp -d /tmp/shoal-demo.XXXXXX)
+export SHOAL_LAB_ROOT=$WORK/labs  # a private lab root: nothing of another lab is touched
+LAB=demo$(head -c1 /dev/urandom | od -An -tx1 | tr -d ' ')  # at most 6 characters
+UP=""
 
 say() { printf '\n\033[1;36m$ %s\033[0m\n' "$*"; }
+head_() { printf '\n\033[1;33m== %s\033[0m\n' "$*"; }
 run() { say "$(printf '%q ' "$@")"; "$@"; }
+elapsed() { awk -v s="$START" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }'; }
 
 cleanup() {
+  local rc=$?
   set +e
-  if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
-    "$BIN/shoal" stack rm demo >/dev/null 2>&1
-    "$BIN/shoal" cluster leave --force >/dev/null 2>&1
-    "$BIN/shoal" rm -f demo-web >/dev/null 2>&1
-    for c in $("$BIN/shoal" ps -aq 2>/dev/null); do "$BIN/shoal" rm -f "$c" >/dev/null 2>&1; done
-    "$BIN/shoal" rmi busybox:latest >/dev/null 2>&1
-    kill -TERM "$DAEMON_PID"; wait "$DAEMON_PID" 2>/dev/null
-    "$BIN/shoald" --data-root "$ROOT/data" --exec-root "$ROOT/run" --cgroup-parent shoal-demo \
-      --teardown
+  if [ -n "$UP" ]; then
+    head_ "tearing the lab down"
+    "$BIN/shoal" lab down "$LAB"
   fi
-  rm -rf "$ROOT"
+  rm -rf "$WORK"
+  if [ "$rc" -eq 0 ]; then
+    head_ "demo done in $(elapsed) s"
+  else
+    printf '\n\033[1;31m== demo failed (exit %s) after %s s; the lab was removed\033[0m\n' \
+      "$rc" "$(elapsed)"
+  fi
 }
 trap cleanup EXIT
 
-echo "== starting shoald (data in $ROOT)"
-"$BIN/shoald" --data-root "$ROOT/data" --exec-root "$ROOT/run" --cgroup-parent shoal-demo \
-  >"$ROOT/shoald.log" 2>&1 &
-DAEMON_PID=$!
-for _ in $(seq 100); do [ -S "$ROOT/run/shoal.sock" ] && break; sleep 0.1; done
-run "$BIN/shoal" version
+head_ "a lab of 3 hosts (network namespaces on a private underlay), 1 manager, and a registry"
+UP=1
+run "$BIN/shoal" lab up --nodes 3 --managers 1 --registry "$LAB"
+M=$LAB-1
+ADDRS=$("$BIN/python" -c '
+import sys
+from shoal.cli.lab import Lab
+lab = Lab.open(sys.argv[1])
+print(lab.registry_addr)
+print(" ".join(h.addr for h in lab.hosts))' "$LAB")
+REGISTRY=$(echo "$ADDRS" | sed -n 1p)
+HOSTS=$(echo "$ADDRS" | sed -n 2p)
+run "$BIN/shoal" --host "$M" node ls
 
-say "python scripts/busybox_rootfs.py busybox.tar   # a rootfs from Debian's busybox-static"
-"$BIN/python" scripts/busybox_rootfs.py "$ROOT/busybox.tar"
-run "$BIN/shoal" import -c 'CMD ["sh"]' "$ROOT/busybox.tar" busybox:latest
-run "$BIN/shoal" images
+head_ "an image for the cluster: busybox imported on the manager, pushed to the lab's registry"
+"$BIN/python" scripts/busybox_rootfs.py "$WORK/busybox.tar"
+run "$BIN/shoal" --host "$M" import -c 'CMD ["sh"]' "$WORK/busybox.tar" "$REGISTRY/demo/busybox:1"
+run "$BIN/shoal" --host "$M" push "$REGISTRY/demo/busybox:1"
 
-run "$BIN/shoal" run --rm busybox sh -c 'echo "hello from $(hostname), pid $$"'
-run "$BIN/shoal" run -d --name demo-web --memory 64m busybox \
-  sh -c 'i=0; while true; do echo "tick $i"; i=$((i+1)); sleep 1; done'
-sleep 2.2
-run "$BIN/shoal" ps
-run "$BIN/shoal" logs demo-web
-run "$BIN/shoal" exec demo-web sh -c 'echo "inside: $(cat /proc/1/cmdline | tr "\0" " ")"; ps'
-run "$BIN/shoal" stop -t 1 demo-web
-run "$BIN/shoal" ps -a
-run "$BIN/shoal" rm demo-web
-
-echo
-echo "== a single-host cluster: managers keep services in etcd, agents run their tasks"
-PORT=$("$BIN/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-WEB_PORT=$("$BIN/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-export WEB_PORT
-run "$BIN/shoal" cluster init --advertise-addr "127.0.0.1:$PORT"
-run "$BIN/shoal" node ls
-run "$BIN/shoal" stack deploy -c examples/web-stack.yml demo
-for _ in $(seq 100); do  # until the three web tasks answer
-  [ "$("$BIN/shoal" service ls --format '{{.Replicas}}' 2>/dev/null | tr '\n' ' ')" = "1/1 3/3 " ] && break
-  sleep 0.2
+head_ "the example stack: web (busybox httpd, 3 replicas, port 8080 on every host) and a client"
+export STACK_IMAGE=$REGISTRY/demo/busybox:1 WEB_PORT=8080 WEB_REPLICAS=3
+run "$BIN/shoal" --host "$M" stack deploy -c examples/web-stack.yml demo
+for _ in $(seq 240); do  # until every task runs (each host pulls the image first)
+  [ "$("$BIN/shoal" --host "$M" service ls --format '{{.Replicas}}' | tr '\n' ' ')" = "1/1 3/3 " ] \
+    && break
+  sleep 0.25
 done
-run "$BIN/shoal" service ls
-run "$BIN/shoal" service ps demo_web
-for _ in 1 2 3; do run curl -fsS "http://127.0.0.1:$WEB_PORT/"; done
-run "$BIN/shoal" service scale demo_web=5
-run "$BIN/shoal" service ls
-run "$BIN/shoal" stack rm demo
-run "$BIN/shoal" cluster leave --force
-echo
-echo "== demo done; cleaning up"
+run "$BIN/shoal" --host "$M" service ls
+run "$BIN/shoal" --host "$M" service ps demo_web
+
+head_ "the published port answers on every host's underlay address"
+for addr in $HOSTS; do
+  for _ in $(seq 40); do curl -fsS -m 2 -o /dev/null "http://$addr:8080/" 2>/dev/null && break; sleep 0.25; done
+  run curl -fsS -m 3 "http://$addr:8080/"
+done
+
+head_ "the client asks http://web/ by name every 2 s"
+sleep 2
+run "$BIN/shoal" --host "$M" service logs --tail 3 demo_client
+
+head_ "scale web to 6: the scheduler spreads the tasks over the 3 hosts"
+run "$BIN/shoal" --host "$M" service scale demo_web=6
+run "$BIN/shoal" --host "$M" service ps demo_web --format 'table {{.Name}}\t{{.Node}}\t{{.CurrentState}}'
+say "tasks per host"
+"$BIN/shoal" --host "$M" service ps demo_web -f desired-state=running --format '{{.Node}}' \
+  | sort | uniq -c
+
+run "$BIN/shoal" --host "$M" stack rm demo

@@ -9,6 +9,7 @@ import os
 import secrets
 import shutil
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -85,8 +86,13 @@ def _gone(request: web.Request) -> bool:
     return t is None or t.is_closing()
 
 
-async def _stream(request: web.Request, build: Build) -> web.StreamResponse:
-    """Run BUILD, streaming its messages; a client that goes away cancels it."""
+async def _stream(request: web.Request, build: Build,
+                  finish: Callable[[], Awaitable[None]]) -> web.StreamResponse:
+    """Run BUILD, streaming its messages; a client that goes away cancels it.
+
+    FINISH (removing the context) runs before the last message, so a client that
+    sees the end of the answer sees the build's leftovers gone.
+    """
     queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
     task = asyncio.ensure_future(build.run(queue.put_nowait))
     task.add_done_callback(lambda _t: queue.put_nowait(None))
@@ -109,6 +115,7 @@ async def _stream(request: web.Request, build: Build) -> web.StreamResponse:
             await asyncio.shield(asyncio.wait([task]))
         raise
     exc = task.exception()
+    await finish()
     if exc is not None:
         await resp.write(_line(_error(exc)))
     await resp.write_eof()
@@ -123,6 +130,9 @@ async def build(request: web.Request) -> web.StreamResponse:
     spooled = await _spool(request, tmp)
     ctxdir = tmp / f"build-{secrets.token_hex(8)}"
 
+    async def remove() -> None:
+        await asyncio.to_thread(shutil.rmtree, ctxdir, True)
+
     def extract() -> BuildContext:
         with open(spooled, "rb") as f:
             return BuildContext.from_tar(f, ctxdir, opts.dockerfile)
@@ -131,10 +141,10 @@ async def build(request: web.Request) -> web.StreamResponse:
         ctx = await asyncio.to_thread(extract)
         spooled.unlink()
         b = await asyncio.to_thread(engine.builder.prepare, ctx, opts)
-        return await _stream(request, b)
+        return await _stream(request, b, remove)
     finally:
         spooled.unlink(missing_ok=True)
-        await asyncio.to_thread(shutil.rmtree, ctxdir, True)
+        await remove()
 
 
 def _in_use(engine: Any) -> Any:

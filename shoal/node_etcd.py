@@ -51,12 +51,15 @@ class LocalMember:
     async def start(self, seeds: list[str]) -> None:
         """Run the member: restart it, join the cluster at SEEDS, or start a new cluster."""
         if (self.data_dir / "member").is_dir():
+            log_file = self.config.log_file
+            assert log_file is not None
+            start = log_file.stat().st_size if log_file.exists() else 0
             try:
                 await self._run(EtcdProcess(self.config))
                 return
-            except EtcdError as exc:
+            except EtcdError:
                 seeds = [s for s in seeds if s != self.endpoint]
-                if "permanently removed" not in str(exc) or not seeds:
+                if not seeds or not _removed_since(log_file, start):
                     raise
                 # Removed while this host was down (demoted from another manager):
                 # join again as a new member; the role watch then demotes it cleanly.
@@ -166,6 +169,16 @@ class LocalMember:
         """Stop etcd, keeping its data (shoald stops or restarts)."""
         if self.proc is not None:
             await self.proc.stop()
+
+
+def _removed_since(log_file: Path, offset: int) -> bool:
+    """Return whether etcd logged, after OFFSET, that its member was removed."""
+    try:
+        with open(log_file, "rb") as f:
+            f.seek(offset)
+            return b"permanently removed from the cluster" in f.read()
+    except OSError:
+        return False
 
 
 def _set_endpoints(endpoints: list[str]) -> Any:

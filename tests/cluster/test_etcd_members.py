@@ -202,12 +202,23 @@ def test_managers_form_one_etcd_that_survives_a_dead_manager(cluster):
     assert _state(m1)["etcd_member_id"] == states["m1"]["etcd_member_id"]
     assert len(_members(states["m1"]["etcd_endpoints"][0])) == 3
 
+    # m1 dies again and is demoted meanwhile: its member is removed at once; when it
+    # comes back, it finds itself removed, joins anew, sees its new role and steps down
+    m1.stop(signal.SIGKILL)
+    ids = {states["m2"]["etcd_member_id"], states["m3"]["etcd_member_id"]}
+    _wait(lambda: m2.cli("node", "demote", states["m1"]["node_id"]).returncode == 0)
+    _wait(lambda: {int(m["ID"]) for m in _members(states["m2"]["etcd_endpoints"][0])} == ids)
+    m1.start()
+    _wait(lambda: _state(m1)["role"] == "worker" and not _etcd_pids(m1), timeout=60)
+    assert not (m1.data / "swarm" / "etcd").exists()
+    assert {int(m["ID"]) for m in _members(states["m2"]["etcd_endpoints"][0])} == ids
+
     # demoting a live m3: it removes its own member, wipes its data dir, works on
     t1 = time.time()
-    _demote(m2, m3, left={states["m1"]["etcd_member_id"], states["m2"]["etcd_member_id"]})
+    _demote(m2, m3, left={states["m2"]["etcd_member_id"]})
     demoted = time.time() - t1
-    _wait(lambda: _running(m1, "kept") == 3, timeout=60)
+    _wait(lambda: _running(m2, "kept") == 3, timeout=60)
     r = m2.cli("cluster", "leave")  # a manager leaves only with --force (the fixture's)
-    assert r.returncode != 0 and "leaves 1 etcd members out of 2" in r.stderr, r.stderr
+    assert r.returncode != 0 and "leaves 0 etcd members out of 1" in r.stderr, r.stderr
     print(f"\n3 managers up in {grown:.1f}s; leader again {failover:.1f}s after the kill; "
           f"demotion done in {demoted:.1f}s")

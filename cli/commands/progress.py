@@ -198,9 +198,11 @@ class Display:
 
 
 def wait(ctx: Context, service_id: str, *, updating: bool = False, quiet: bool = False,
-         out: TextIO | None = None, tty: bool | None = None) -> None:
+         out: TextIO | None = None, tty: bool | None = None, rollback: bool = False) -> None:
     """Block until the service converges (or its update fails), showing progress.
 
+    ROLLBACK: the wait follows a rollback asked by hand, which ends well in
+    rollback_completed (after an update, that state means the update failed).
     Ctrl-C stops waiting, not the service: docker's "Operation continuing in background."
     """
     out = out if out is not None else sys.stdout
@@ -226,7 +228,8 @@ def wait(ctx: Context, service_id: str, *, updating: bool = False, quiet: bool =
             spec = service.get("Spec") or {}
             name = spec.get("Name") or service_id
             state = (service.get("UpdateStatus") or {}).get("State", "")
-            if updating and state in _FAILED_UPDATE:
+            if updating and state in _FAILED_UPDATE and not (
+                    rollback and state == "rollback_completed"):
                 message = (service.get("UpdateStatus") or {}).get("Message", "")
                 raise CLIError(f"{_FAILED_UPDATE[state]}: {message}".rstrip(": "))
             nodes = None

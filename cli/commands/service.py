@@ -119,7 +119,7 @@ def update(ctx: Context, argv: list[str]) -> int:
     if not opts.detach:
         from .progress import wait
 
-        wait(ctx, service["ID"], updating=True, quiet=opts.quiet)
+        wait(ctx, service["ID"], updating=True, quiet=opts.quiet, rollback=opts.rollback)
     return 0
 
 
@@ -142,7 +142,7 @@ def rollback(ctx: Context, argv: list[str]) -> int:
     if not opts.detach:
         from .progress import wait
 
-        wait(ctx, service["ID"], updating=True, quiet=opts.quiet)
+        wait(ctx, service["ID"], updating=True, quiet=opts.quiet, rollback=True)
     return 0
 
 

@@ -145,7 +145,7 @@ def bench_docker(root: Path, tar: Path, ctx: Path, n: int) -> tuple[float, float
 
 def pull_rows(n: int) -> list[tuple[str, float, float]]:
     try:
-        import _pull  # type: ignore[import-not-found]
+        import _pull
     except ImportError:
         return []
     rows: list[tuple[str, float, float]] = _pull.run(n)

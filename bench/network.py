@@ -4,7 +4,8 @@
 
 Figures, each against a peer measured in the same run, on the same work:
   bridge    TCP throughput (iperf3, 1 stream, T s) between two containers on a
-            user-defined shoal bridge network, vs between two plain network
+            user-defined shoal bridge network (a bridge in a namespace of its
+            own, br_netfilter off there), vs between two plain network
             namespaces joined by one veth pair.                  target >= 0.8
   overlay   TCP throughput between two containers on a shoal overlay (VXLAN)
             spanning two "hosts" (network namespaces on an isolated underlay
@@ -19,8 +20,11 @@ The same iperf3 binary measures both sides of a pair: it runs from the host,
 entered into the namespace (`nsenter --net=...`): a container's is
 /proc/<State.Pid>/ns/net. Throughput figures are medians of REPEAT runs, the
 two sides of a pair alternating. The private shoald gets private names for
-everything it creates (bridges, veths, chains, rule tag); the script removes
-every namespace, link, iptables rule and process it made, also on failure.
+everything it creates (bridges' host interfaces, veths, chains, rule tag; its
+bridge and sandbox namespaces are bound under its own run root); the script
+removes every namespace, link, iptables rule and process it made, also on
+failure (what is left is listed: host links, rules, mounts under its root —
+a bridge namespace left bound — and cgroups).
 Traffic goes only to addresses of namespaces it created.
 """
 

@@ -18,11 +18,13 @@ class NetworkConfig:
                     (<run_root>/netns).
     netns:          the namespace the service programs (None: the daemon's own);
                     tests run a whole "host" inside a namespace this way.
-    default_bridge: the device of the predefined network "bridge".
+    default_bridge: the host's interface of the predefined network "bridge" (its bridge
+                    is in <run_root>/bridge-netns/<name>, see bridge.py).
     default_subnet: its subnet ("" picks the first free pool subnet, normally 172.17.0.0/16).
     pools:          where user-defined networks get their subnets.
-    bridge_prefix:  user bridges are <prefix><network id[:10]> (at most 15 characters).
-    veth_prefix:    host ends of veth pairs are <prefix><endpoint id[:8]>.
+    bridge_prefix:  user networks' host interfaces are <prefix><network id[:10]> (at most
+                    15 characters).
+    veth_prefix:    bridge ends of veth pairs are <prefix><endpoint id[:8]>.
     chain_prefix:   iptables chains are <prefix>-FORWARD, <prefix>-DNAT ...
     rule_tag:       the comment that marks every iptables rule shoal adds.
     dns_forward:    the embedded DNS forwards unknown names to the host's resolvers.

@@ -7,8 +7,10 @@ tag. The chains are rendered whole from the current networks and port
 mappings and loaded with one `iptables-restore --noflush` (declaring a chain
 flushes it), so applying is idempotent and a removed network or container
 leaves no rule behind. Rules never depend on the FORWARD policy: with
-dockerd's DROP policy and br_netfilter on, shoal's bridges still pass,
-because <P>-FORWARD ACCEPTs their traffic explicitly.
+dockerd's DROP policy shoal's networks still pass, because <P>-FORWARD
+ACCEPTs their traffic explicitly. A network's "bridge" here is the host's
+interface named like it (bridge.py): container-to-container frames are
+switched in the bridge's namespace and never reach these rules.
 """
 
 from __future__ import annotations

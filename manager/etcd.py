@@ -8,7 +8,8 @@ cluster (every member must know every peer URL before any starts) and
 more endpoints, embedded or external.
 
 The child gets PR_SET_PDEATHSIG(SIGTERM) so that it never outlives a crashed
-parent, and its own session so that a terminal's ^C reaches the parent only
+parent (set by util-linux's setpriv, so that no Python runs in the forked
+child), and its own session so that a terminal's ^C reaches the parent only
 (the parent stops etcd cleanly).
 """
 
@@ -34,6 +35,7 @@ import aetcd
 log = logging.getLogger(__name__)
 
 ETCD_BINARY = "/usr/bin/etcd"
+SETPRIV = "/usr/bin/setpriv"
 DEFAULT_MAX_TXN_OPS = 128
 DEFAULT_MAX_REQUEST_BYTES = 1536 * 1024
 # Watch responses and paginated lists may carry much more than one request.
@@ -192,13 +194,17 @@ class EtcdProcess:
             cfg.peer_port = free_port(cfg.host)
         cfg.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._log = open(self.log_file, "ab")
+        # setpriv (util-linux) sets the parent-death signal and execs etcd: no Python
+        # runs between fork and exec, which is unsafe while gRPC threads run (a
+        # manager joining etcd holds a client open; the forked child could die).
+        wrap = [SETPRIV, "--pdeathsig", "TERM", "--"] if os.path.exists(SETPRIV) else []
         self._proc = subprocess.Popen(
-            cfg.args(),
+            wrap + cfg.args(),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=None if wrap else _die_with_parent,
         )
         log.info("etcd %s started (pid %d) on %s", cfg.name, self._proc.pid, cfg.client_url)
 

@@ -12,12 +12,20 @@ time until (a) every running task is on the new spec with N running and
 the old ones shut down ("converged") and (b) UpdateStatus says "completed"
 (monitor 0 s, so both end together unless the manager lags). The service is
 removed at the end.
+
+The peer, when dockerd is installed: the same `run()` through the stock
+`docker` CLI on a private dockerd in swarm mode (its own data root, socket
+and containerd namespace), same image, same flags, same run. The links it
+makes (docker0, docker_gwbridge) are removed afterwards only if they did not
+exist before.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -28,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import Shoald, busybox_tar, rmtree, tempdir
+from _common import Shoald, busybox_tar, rmtree, tempdir, wait_for_socket
 
 Cli = Callable[..., "subprocess.CompletedProcess[str]"]
 COMMAND = ["sh", "-c", "trap 'exit 0' TERM; sleep 100000 & wait"]
@@ -129,26 +137,84 @@ def _local(tar: Path, runs: int, replicas: int, parallelism: int, delay: float) 
         rmtree(root)
 
 
+def _links() -> set[str]:
+    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
+
+
+def _swarm(tar: Path, runs: int, replicas: int, parallelism: int, delay: float
+           ) -> list[dict[str, float]] | None:
+    """Return the same runs on a private dockerd in swarm mode (None: no dockerd)."""
+    dockerd, docker = shutil.which("dockerd"), shutil.which("docker")
+    if not dockerd or not docker:
+        return None
+    root = tempdir("shoal-bench-rolling-swarm-")
+    sock = root / "docker.sock"
+    had = _links()
+    log = open(root / "dockerd.log", "wb")
+    proc = subprocess.Popen(
+        [dockerd, "--data-root", str(root / "data"), "--exec-root", str(root / "exec"),
+         "--pidfile", str(root / "dockerd.pid"), "-H", f"unix://{sock}",
+         "--containerd-namespace", "shoal-bench-rolling",
+         "--containerd-plugins-namespace", "shoal-bench-rolling-p"],
+        stdout=log, stderr=subprocess.STDOUT)
+    env = {**os.environ, "DOCKER_HOST": f"unix://{sock}"}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([docker, *args], env=env, capture_output=True, text=True)
+
+    try:
+        wait_for_socket(str(sock), proc, timeout=60)  # type: ignore[arg-type]
+        _ok(cli("import", str(tar), "busybox:latest"))
+        _ok(cli("swarm", "init", "--advertise-addr", "127.0.0.1"))
+        out = []
+        for i in range(runs):
+            out.append(run(cli, replicas=replicas, parallelism=parallelism, delay=delay,
+                           image="busybox:latest", name=f"bench-rolling-{i}"))
+            _wait(lambda: not cli("ps", "-q").stdout.split(), 120, "cleanup")
+        cli("swarm", "leave", "--force")
+        return out
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        for link in ("docker_gwbridge", "docker0"):
+            if link not in had and link in _links():
+                subprocess.run(["ip", "link", "del", link], capture_output=True)
+        rmtree(root)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", "--replicas", type=int, default=10)
     ap.add_argument("-p", "--parallelism", type=int, default=2)
     ap.add_argument("--delay", type=float, default=0.0)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--no-swarm", action="store_true", help="skip the Docker Swarm peer")
     args = ap.parse_args()
     work = tempdir("shoal-bench-rolling-tar-")
     try:
         tar = busybox_tar(work / "busybox.tar")
         rows = _local(tar, args.runs, args.replicas, args.parallelism, args.delay)
+        peer = None if args.no_swarm else _swarm(tar, args.runs, args.replicas,
+                                                 args.parallelism, args.delay)
     finally:
         rmtree(work)
-    conv = statistics.median(r["converged"] for r in rows)
-    comp = statistics.median(r["completed"] for r in rows)
-    print(f"rolling update, {args.replicas} replicas, parallelism {args.parallelism}, "
-          f"delay {args.delay:g}s, one host (median of {len(rows)}):")
-    print(f"  converged  {conv:6.2f} s   ({conv / args.replicas * 1000:.0f} ms per task)")
-    print(f"  completed  {comp:6.2f} s   (UpdateStatus completed)")
-    print("  runs: " + ", ".join(f"{r['converged']:.2f}/{r['completed']:.2f}" for r in rows))
+    print(f"\nrolling update: {args.replicas} replicas, parallelism {args.parallelism}, "
+          f"delay {args.delay:g}s, one host, median of {args.runs}\n")
+    print("| what | converged (s) | UpdateStatus completed (s) | vs Swarm |")
+    print("|---|---:|---:|---:|")
+    ref = statistics.median(r["converged"] for r in peer) if peer else None
+    for label, data in (("shoal", rows), ("Docker Swarm", peer)):
+        if not data:
+            continue
+        conv = statistics.median(r["converged"] for r in data)
+        comp = statistics.median(r["completed"] for r in data)
+        ratio = f"{conv / ref:.2f}x" if ref else ""
+        print(f"| {label} | {conv:.2f} | {comp:.2f} | {ratio} |")
 
 
 if __name__ == "__main__":

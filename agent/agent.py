@@ -52,9 +52,14 @@ CHANNEL_OPTIONS = [
 ]
 
 
-# how long a new session's first message may take, and a heartbeat's answer at least
+# A manager that died or was cut off answers nothing (no RST, no SYN-ACK): the agent
+# gives a connection CONNECT_TIMEOUT, a new session's first message
+# SESSION_OPEN_TIMEOUT, and a heartbeat max(MIN_HEARTBEAT_TIMEOUT, period) before it
+# tries another manager. The leader's liveness judge allows a live agent that long to
+# reconnect (manager/dispatcher/liveness.py, reconnect_window).
+CONNECT_TIMEOUT = 2.0
 SESSION_OPEN_TIMEOUT = 10.0
-MIN_HEARTBEAT_TIMEOUT = 2.0
+MIN_HEARTBEAT_TIMEOUT = 1.5
 
 
 class SessionLost(Exception):
@@ -84,6 +89,7 @@ class Agent:
         self.logs = LogAgent(logs) if logs is not None else None
         self.session_id = ""
         self._heartbeat_period = 5.0  # the last period a manager asked for
+        self._failed = ""  # the manager whose session failed last
         self.node: Node | None = None
         self.manager = ""  # address of the manager of the current session
         self.connected = asyncio.Event()
@@ -131,6 +137,7 @@ class Agent:
                 log.info("session with %s ended: %s", addr, _describe(exc))
             except Exception:
                 log.exception("session with %s failed", addr)
+            self._failed = addr
             self.connected.clear()
             if self.sessions_opened != opened:
                 delay = self.config.backoff_initial  # it worked for a while
@@ -138,9 +145,13 @@ class Agent:
             delay = min(delay * 2, self.config.backoff_max)
 
     def _pick_manager(self) -> str:
-        addr = self.managers[self._next % len(self.managers)]
-        self._next += 1
-        return addr
+        """Return the next manager in turn, not the one whose session just failed."""
+        for _ in range(len(self.managers)):
+            addr = self.managers[self._next % len(self.managers)]
+            self._next += 1
+            if addr != self._failed:
+                return addr
+        return self.managers[0]
 
     def _channel(self, addr: str) -> grpc.aio.Channel:
         if self.credentials is None:
@@ -150,6 +161,7 @@ class Agent:
 
     async def _connect(self, addr: str) -> None:
         async with self._channel(addr) as channel:
+            await asyncio.wait_for(channel.channel_ready(), CONNECT_TIMEOUT)
             stub = pb_grpc.DispatcherStub(channel)
             description = await self._describe()
             session = stub.Session(

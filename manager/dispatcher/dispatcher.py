@@ -32,7 +32,7 @@ from shoal.manager.dispatcher.errors import (
     PermissionDenied,
     SessionInvalid,
 )
-from shoal.manager.dispatcher.liveness import Liveness, node_ttl
+from shoal.manager.dispatcher.liveness import Liveness, node_ttl, reconnect_window
 from shoal.manager.dispatcher.liveness_judge import LivenessJudge
 from shoal.manager.dispatcher.liveness_records import LivenessRecord, lease_ttl, records_prefix
 from shoal.manager.dispatcher.netstates import NetworkStates
@@ -88,7 +88,8 @@ class Dispatcher:
         own_key = prefix + manager_id.encode() if manager_id else None
         # with a manager id the Manager runs `judge.run()` among its leader loops
         self.judge = LivenessJudge(
-            store, self.liveness, self._ttl, self._mark_down,
+            store, self.liveness, lambda: reconnect_window(self.heartbeat_period()),
+            self._mark_down,
             prefix=prefix if manager_id else None, own_key=own_key,
             interval=self.config.check_interval,
         )

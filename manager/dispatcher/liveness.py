@@ -24,6 +24,24 @@ def node_ttl(period: float, grace_multiplier: float, min_grace: float) -> float:
     return max(period * grace_multiplier, period + min_grace)
 
 
+# what an agent allows a heartbeat at least, and how long it takes past that to
+# open a session with another manager (agent/agent.py: MIN_HEARTBEAT_TIMEOUT, backoff,
+# a connection to a live manager)
+AGENT_MIN_HEARTBEAT_TIMEOUT = 1.5
+AGENT_RECONNECT = 1.0
+
+
+def reconnect_window(period: float) -> float:
+    """Return how long a live agent may take to show up at another manager.
+
+    Its manager died: the agent notices when a heartbeat (sent at most PERIOD
+    later) goes unanswered for max(1.5 s, PERIOD), then connects elsewhere.
+    The leader waits this long before it marks DOWN a node no manager holds
+    and none released (liveness_judge.py).
+    """
+    return period + max(AGENT_MIN_HEARTBEAT_TIMEOUT, period) + AGENT_RECONNECT
+
+
 class Liveness:
     """Deadlines by node id; monotonic clock."""
 

@@ -9,11 +9,12 @@ other managers (one range read) and looks at the READY nodes of the store:
 - a node *released* — its deadline passed here, or it left a record that is
   still there (that manager's deadline passed) — is written DOWN at once:
   the manager that held it already waited its full TTL;
-- any other READY node that no one holds gets one node TTL to show up: it
-  was listed by a manager whose record vanished (that manager died or
-  stopped; its agents are reconnecting elsewhere), or the judge has just
-  started (a new leader does not know yet who holds what), or it has just
-  registered and its manager's record lags behind.
+- any other READY node that no one holds gets a window to show up
+  (`reconnect_window`: the time a live agent takes to notice that its manager
+  is gone and to open a session with another): it was listed by a manager
+  whose record vanished (that manager died or stopped), or the judge has
+  just started (a new leader does not know yet who holds what), or it has
+  just registered and its manager's record lags behind.
 
 Writes happen only on the READY -> DOWN transition (through the dispatcher's
 node batcher). A node written DOWN that is in fact alive somewhere is
@@ -49,7 +50,7 @@ class LivenessJudge:
         self,
         store: Store,
         local: Liveness,
-        ttl: Callable[[], float],
+        window: Callable[[], float],
         mark_down: MarkDown,
         *,
         prefix: bytes | None = None,
@@ -58,7 +59,7 @@ class LivenessJudge:
     ) -> None:
         self.store = store
         self.local = local
-        self._ttl = ttl
+        self._window = window
         self._mark_down = mark_down
         self.prefix = prefix  # None: a lone dispatcher, no records to read
         self.own_key = own_key
@@ -106,9 +107,9 @@ class LivenessJudge:
             after = records.get(key)
             if after is None:
                 log.info("liveness record %s is gone: its %d nodes get %.1f s to reconnect",
-                         key.decode(errors="replace"), len(before), self._ttl())
+                         key.decode(errors="replace"), len(before), self._window())
                 for node_id in before:
-                    self._grace[node_id] = now + self._ttl()
+                    self._grace[node_id] = now + self._window()
             else:
                 self._released.update(before - after)
 
@@ -136,9 +137,9 @@ class LivenessJudge:
                 self.downed += 1
                 log.warning("node %s missed its heartbeats: marking it down", n.id)
                 self._mark_down(n.id)
-                self._grace[n.id] = now + self._ttl()  # not again before the write shows
+                self._grace[n.id] = now + self._window()  # not again before the write shows
             elif until is None:
-                self._grace[n.id] = now + self._ttl()
+                self._grace[n.id] = now + self._window()
         self._released.clear()
         for node_id in [k for k in self._grace if k not in ready]:
             del self._grace[node_id]

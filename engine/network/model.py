@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+# a network option: "false" keeps its containers' names out of the embedded DNS
+DNS_OPTION = "com.shoal.network.dns"
+
 
 @dataclass
 class Network:
@@ -13,7 +16,11 @@ class Network:
     driver is "bridge", "overlay", or "host" / "null" for the two predefined
     pseudo networks (no device, no addresses). For an overlay, vxlan is the
     VXLAN device, peers the remote VTEPs and remote the remote endpoints
-    (ip -> {"mac", "vtep", "name", "aliases"}).
+    (ip -> {"mac", "vtep", "name", "aliases"}); services the cluster's service
+    records on it ({"name", "vip", "task_ips", "aliases"}, records.py) and
+    mesh_address this host's address on it for the routing mesh (CIDR,
+    mesh.py). Option NO_DNS_OPTION = "false" keeps a network out of the
+    embedded DNS (the ingress network, the gateway bridge of overlay tasks).
     """
 
     id: str
@@ -33,6 +40,8 @@ class Network:
     vxlan: str = ""
     peers: list[str] = field(default_factory=list)
     remote: dict[str, dict[str, Any]] = field(default_factory=dict)
+    services: list[dict[str, Any]] = field(default_factory=list)
+    mesh_address: str = ""
 
     @property
     def has_device(self) -> bool:
@@ -57,7 +66,7 @@ class Network:
     @property
     def dns(self) -> bool:
         """Tell whether the embedded DNS serves names on this network (user-defined only)."""
-        return self.has_device and not self.default
+        return self.has_device and not self.default and self.options.get(DNS_OPTION) != "false"
 
 
 @dataclass

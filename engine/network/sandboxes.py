@@ -75,6 +75,7 @@ class SandboxMixin:
         def _links(self, n: Network | None) -> contextlib.AbstractContextManager[Netlink]: ...
         def _bridge(self, n: Network) -> tuple[Netlink, int]: ...
         def link_netns(self, n: Network) -> str | None: ...
+        def _sync_vips(self, sandboxes: Iterable[Sandbox]) -> list[str]: ...  # RecordsMixin's
 
     # ---- sandboxes ----------------------------------------------------------------
     def sandbox_path(self, cid: str) -> str | None:
@@ -233,6 +234,8 @@ class SandboxMixin:
                     raise
             self.store.save_sandbox(sb)
             self._reindex()
+            if n.services:  # cluster service VIPs, balanced in the sandbox (records.py)
+                self._sync_vips([sb])
             if self._uses_container(cid) and self._gateway_endpoint(sb) is e:
                 self._apply_rules()  # a service port gains this backend
             return views.endpoint_settings(n, e)
@@ -259,6 +262,8 @@ class SandboxMixin:
                     bridge.set_default_route(sb.path, self.networks[nxt.network_id].gateway)
             self.store.save_sandbox(sb)
             self._reindex()
+            if n.services:
+                self._sync_vips([sb])
 
     def _drop_endpoint(self, sb: Sandbox, e: Endpoint) -> None:
         self._drop_endpoint_kernel(e)

@@ -42,9 +42,11 @@ from shoal.engine.network.errors import (
 from shoal.engine.network.firewall import Firewall
 from shoal.engine.network.ingress import IngressMixin
 from shoal.engine.network.ipam import Ipam, parse_subnet, pick_subnet
+from shoal.engine.network.mesh import MeshMixin
 from shoal.engine.network.model import Network, Sandbox, ServicePorts
 from shoal.engine.network.netlink import Netlink
 from shoal.engine.network.reaper import Reaper
+from shoal.engine.network.records import RecordsMixin, names_of
 from shoal.engine.network.sandboxes import SandboxMixin
 from shoal.engine.network.store import NetworkStore
 
@@ -59,7 +61,7 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-class NetworkService(SandboxMixin, IngressMixin):
+class NetworkService(SandboxMixin, IngressMixin, RecordsMixin, MeshMixin):
     """Networks, sandboxes, endpoints, published ports and the embedded DNS of one host."""
 
     def __init__(self, config: EngineConfig, net_config: NetworkConfig | None = None) -> None:
@@ -109,6 +111,7 @@ class NetworkService(SandboxMixin, IngressMixin):
             nsutil.sysctl_write(self.cfg.netns, "net.ipv4.ip_forward", "1")
             self.dns.start()
             report = reconcile(self, None if live_containers is None else set(live_containers))
+            report["mesh_problems"] = self._restore_meshes()
             self._reindex()
             return report
 
@@ -447,6 +450,7 @@ class NetworkService(SandboxMixin, IngressMixin):
         mappings = [p for sb in self.sandboxes.values() for p in sb.ports]
         # an overlay's bridge is in a namespace of its own, with no rules
         nets = [n for n in self.networks.values() if n.driver != "overlay"]
+        nets += self._mesh_networks()  # routing-mesh interfaces, routed like bridges
         self.firewall.apply(nets, mappings, check_hooks, self._service_rules())
 
     def _reindex(self) -> None:
@@ -468,6 +472,11 @@ class NetworkService(SandboxMixin, IngressMixin):
                     for key in dict.fromkeys([e.name, e.container_id[:12], *e.aliases]):
                         names[e.network_id].setdefault(key.lower(), []).append(e.ip)
                     rev[e.network_id][e.ip] = e.name
+        for n in self.networks.values():  # cluster services: their records win (records.py)
+            if n.id in names and n.services:
+                more, vips = names_of(n)
+                names[n.id].update(more)
+                rev[n.id].update(vips)
         self._names, self._rev = names, rev
 
     def _resolve(self, cid: str, qname: str) -> List[str] | None:

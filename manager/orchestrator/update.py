@@ -41,9 +41,9 @@ import asyncio
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
-from shoal.manager.orchestrator.tasks import RUNNING, is_terminal, rank
+from shoal.manager.orchestrator.tasks import RUNNING, is_terminal
 from shoal.manager.orchestrator.update_policy import (
     ACTIVE,
     COMPLETED,
@@ -68,43 +68,11 @@ from shoal.manager.orchestrator.update_policy import (
     status_state,
     too_many,
 )
+from shoal.manager.orchestrator.update_slots import Outdated, in_flight, split_slot
 from shoal.manager.orchestrator.update_status import StatusChange
 
 T = TypeVar("T")
-Outdated = Callable[[Any], bool]
-
-
-class Unit(Protocol):
-    """A slot (or a global service's node) as the orchestrator holds it in a tick."""
-
-    current: Any  # the task occupying it (the new one, while an old one runs beside it)
-    replacement: Any  # created in this tick
-    old: Any  # start-first: the outdated task still running beside `current`
-
-    def task(self) -> Any: ...
-
-
-def in_flight(task: Any) -> bool:
-    """Return whether TASK (with the current spec) is still on its way to RUNNING."""
-    return int(task.desired_state) == RUNNING and int(task.status.state) < RUNNING
-
-
-def split_slot(occupying: Sequence[Any], outdated: Outdated) -> tuple[Any, Any, list[Any]]:
-    """Return (current, old, extra) among the tasks occupying one slot.
-
-    CURRENT is the best task; when it runs the current spec and an outdated
-    task still runs beside it, that one is OLD (a start-first pair); every
-    other task is EXTRA, a duplicate to shut down.
-    """
-    fresh = [t for t in occupying if not outdated(t)]
-    stale = [t for t in occupying if outdated(t)]
-    current = max(fresh or stale, key=rank)
-    old = None
-    if fresh and stale:
-        best = max(stale, key=rank)
-        if int(best.desired_state) == RUNNING and not is_terminal(best):
-            old = best
-    return current, old, [t for t in occupying if t is not current and t is not old]
+__all__ = ["Decision", "Updater", "in_flight", "split_slot"]
 
 
 @dataclass

@@ -16,6 +16,7 @@ import math
 import os
 import platform
 import socket
+from collections.abc import Mapping
 from typing import Any
 
 from shoal import __version__
@@ -25,6 +26,7 @@ from shoal.agent.exec.interfaces import Observed
 from shoal.agent.exec.networks import TaskNetworks
 from shoal.agent.exec.pull import ImagePuller, Progress
 from shoal.engine.errors import EngineError, InvalidArgument, NotFound, NotModified
+from shoal.proto.shoal.v1.dispatcher_pb2 import NetworkState
 from shoal.proto.shoal.v1.objects_pb2 import EngineDescription, NodeDescription, Task
 from shoal.proto.shoal.v1.types_pb2 import Platform, Resources
 
@@ -75,7 +77,6 @@ class EngineController:
         self.name = container_name(task)
         self.networks = networks or TaskNetworks(engine)
         self.puller = puller or ImagePuller(engine)
-        self.networks.track(task)
 
     def _find(self) -> Any | None:
         containers = self.engine.containers
@@ -122,22 +123,19 @@ class EngineController:
         except EngineError as exc:
             raise TaskFailed(f"starting container failed: {exc}") from exc
         c = self.engine.containers.get(c.Id)
-        await self._sync()
         return Observed("running" if c.running else "exited", c.Id, c.State.Pid,
                         c.State.ExitCode)
 
-    async def _sync(self, leaving: str = "") -> None:
-        """Update the service's ingress ports here; never fail the task for it."""
+    async def _release(self) -> None:
+        """Remove the backing networks nothing uses any more; never fail the task for it."""
         try:
-            await self.networks.sync_ingress(self.task, leaving)
+            await self.networks.release()
         except EngineError as exc:
-            log.warning("task %s: ingress ports not updated: %s", self.task.id, exc)
+            log.warning("task %s: networks not released: %s", self.task.id, exc)
 
     async def wait(self) -> int:
         c = self._need()
-        code = int(await self.engine.containers.wait(c.Id))
-        await self._sync()
-        return code
+        return int(await self.engine.containers.wait(c.Id))
 
     async def health(self, last: str) -> str:
         # The engine keeps State.Health in memory and has no health events:
@@ -154,11 +152,13 @@ class EngineController:
         if c is None or not c.running:
             return
         timeout = None if grace is None else max(0, math.ceil(grace))
-        await self._sync(leaving=c.Id)  # no new connections to a stopping task
+        try:  # no new connections to a stopping task (VIPs and published ports here)
+            await self.networks.leaving(self.task)
+        except EngineError as exc:
+            log.warning("task %s: still a backend: %s", self.task.id, exc)
         with contextlib.suppress(NotModified, NotFound):
             await self.engine.containers.stop(c.Id, timeout=timeout)
-        await self._sync()
-        await self.networks.release()
+        await self._release()
 
     async def remove(self) -> None:
         self.networks.forget(self.task)
@@ -166,16 +166,13 @@ class EngineController:
         if c is not None:
             with contextlib.suppress(NotFound):
                 await self.engine.containers.remove(c.Id, force=True)
-        await self._sync()
-        await self.networks.release()
+        await self._release()
 
     async def inspect(self) -> Observed:
         c = self._find()
         if c is None:
             return Observed("absent")
         status = c.State.Status if c.State.Status in ("created", "running") else "exited"
-        if status == "running":
-            await self._sync()
         return Observed(status, c.Id, c.State.Pid, c.State.ExitCode)
 
 
@@ -193,3 +190,11 @@ class EngineExecutor:
 
     def controller(self, task: Task) -> EngineController:
         return EngineController(self.engine, task, self.networks, self.puller)
+
+    def network_states(self, states: Mapping[str, NetworkState]) -> None:
+        """Apply the latest NetworkStates in the background (NetworkStateSink)."""
+        self.networks.network_states(states)
+
+    async def stop_networks(self) -> None:
+        """Let a running application of the states end (NetworkStateSink)."""
+        await self.networks.stop()

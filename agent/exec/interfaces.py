@@ -8,10 +8,11 @@ engine implementation is engine.py, the benchmark's fake is fake.py.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from shoal.proto.shoal.v1.dispatcher_pb2 import NetworkState
 from shoal.proto.shoal.v1.objects_pb2 import NodeDescription, Task
 
 
@@ -78,4 +79,19 @@ class Executor(Protocol):
 
     def controller(self, task: Task) -> Controller:
         """Return the controller of TASK (cheap: nothing happens until a step runs)."""
+        ...
+
+
+@runtime_checkable
+class NetworkStateSink(Protocol):
+    """Wires this host's side of cluster networks (an Executor may also be one)."""
+
+    def network_states(self, states: Mapping[str, NetworkState]) -> None:
+        """Take the latest NetworkState of every network this node takes part in, by
+        network id (a network missing from STATES was removed). Must not block: the
+        work is done in the background, in order, the latest states winning."""
+        ...
+
+    async def stop_networks(self) -> None:
+        """Wait for the background work to end (the agent stops)."""
         ...

@@ -1,28 +1,31 @@
-"""A task's cluster networks and ingress ports on this host, through the engine facade.
+"""A task's cluster networks on this host, through the engine facade.
 
-Networks: each cluster network a task is attached to (Task.networks, filled
-by the orchestrator with a copy of the Network, its subnet and VNI chosen by
-the manager's allocator) is backed on this host by a local engine network
-labelled LABEL_NETWORK_ID = <cluster network id>, found again by that label
-and created on demand: on one host a bridge with the cluster network's subnet
-and gateway, named after the cluster network (a name taken by something else
-gets the id appended). The task's container joins it with the service name,
-`tasks.<service name>` and the attachment's aliases as DNS aliases, so the
-embedded DNS answers a service name with every task's address (DNS round
-robin; VIPs come with the allocator's next step). A backing network that no
-created or running container uses any more is removed. Multi-host (later):
-the same place will create the overlay's bridge + VXLAN device
-(NetworkService.create_overlay with the VNI) and program peers.
+Each cluster network a task is attached to (Task.networks, a copy of the
+Network with the subnet and VNI the manager's allocator chose) is backed by
+a local engine network labelled LABEL_NETWORK_ID = <cluster network id>,
+found again by that label and created on demand: an overlay network
+(overlays.py) when its driver is overlay, else a bridge with the cluster
+network's subnet and gateway; it is named after the cluster network (a name
+taken by something else gets the id appended). The container joins it with
+the allocator's address and with the service name, `tasks.<service>` and
+the attachment's aliases as DNS aliases (until the network's service
+records arrive, which then answer those names, with the VIP). A task on
+overlays only also joins the gateway bridge (GWBRIDGE, Docker's
+docker_gwbridge: a local bridge out of the DNS) for its default route,
+egress NAT and host-mode published ports, unless all its networks are
+internal.
 
-Ingress ports: the ports a service publishes in ingress mode answer on this
-host and are spread over the service's running containers here
-(NetworkService.set_service_ports); the sets are recomputed after each step
-of a task that publishes ports, and a service with no running container here
-(its containers stopping or gone) publishes nothing, so its ports are free
-for the next service (`stack rm` then `stack deploy`).
+NetworkStates (the manager's view of each network, dispatcher.proto) come
+from the Worker, latest per network; after each change the agent applies
+them all in the background, in order: overlays.program for every overlay
+here (peers, remote endpoints, service records), mesh.sync for the
+ingress network (this host's endpoint and the published ports), then
+release: a backing network that no created or running container uses is
+removed, except the ingress overlay while the mesh needs it.
 
-One lock serialises network creation + container creation against removal,
-so a network is never removed between a container's creation and its start.
+One lock serialises network creation + container creation, state
+application and removal, so a network is never removed between a
+container's creation and its start.
 """
 
 from __future__ import annotations
@@ -31,30 +34,21 @@ import asyncio
 import contextlib
 import ipaddress
 import logging
+from collections.abc import Mapping
 from typing import Any
 
-from shoal.agent.exec.containerspec import (
-    LABEL_NETWORK_ID,
-    LABEL_NODE_ID,
-    LABEL_SERVICE_ID,
-    LABEL_TASK_ID,
-)
+from shoal.agent.exec import mesh, overlays
+from shoal.agent.exec.containerspec import LABEL_NETWORK_ID, LABEL_NODE_ID
 from shoal.engine.errors import EngineError, NotFound
+from shoal.engine.network.model import DNS_OPTION
+from shoal.proto.shoal.v1.dispatcher_pb2 import NetworkState
 from shoal.proto.shoal.v1.objects_pb2 import Network, NetworkAttachment, Task
-from shoal.proto.shoal.v1.types_pb2 import PortConfig
 
 log = logging.getLogger(__name__)
 Attachment = tuple[str, list[str], str]  # local network name, DNS aliases, IPv4 ("" = any)
-_PROTOCOLS = {PortConfig.TCP: "tcp", PortConfig.UDP: "udp"}
+GWBRIDGE = "shoal_gwbridge"
+LABEL_GWBRIDGE = "com.shoal.gwbridge"
 _LIVE = ("created", "running", "restarting")
-
-
-def ingress_ports(task: Task) -> list[tuple[str, int, int]]:
-    """Return the task's ingress-mode published ports as (proto, published, target)."""
-    return [(_PROTOCOLS[p.protocol], int(p.published_port), int(p.target_port))
-            for p in task.endpoint.ports
-            if p.publish_mode == PortConfig.INGRESS and p.published_port and p.target_port
-            and p.protocol in _PROTOCOLS]
 
 
 def aliases(task: Task, att: NetworkAttachment) -> list[str]:
@@ -64,6 +58,20 @@ def aliases(task: Task, att: NetworkAttachment) -> list[str]:
     return list(dict.fromkeys([*names, *att.aliases]))
 
 
+def addresses(task: Task) -> list[str]:
+    """Return the task's addresses on its networks (no prefix)."""
+    return [a for att in task.networks if (a := _address(att))]
+
+
+def needs_gateway(task: Task) -> bool:
+    """Tell whether TASK needs the gateway bridge: on an overlay, with no network that
+    routes out (an overlay does not), and not on internal networks only."""
+    nets = [a.network for a in task.networks if a.network.id]
+    return (any(overlays.is_overlay(n) for n in nets)
+            and not any(not overlays.is_overlay(n) and not n.spec.internal for n in nets)
+            and not all(n.spec.internal for n in nets))
+
+
 def _address(att: NetworkAttachment) -> str:
     for cidr in att.addresses:
         with contextlib.suppress(ValueError):
@@ -71,24 +79,18 @@ def _address(att: NetworkAttachment) -> str:
     return ""
 
 
-def _subnet(net: Network) -> tuple[str | None, str | None]:
-    ipam = net.ipam if net.ipam.configs else net.spec.ipam
-    if not ipam.configs:
-        return None, None
-    cfg = ipam.configs[0]
-    return cfg.subnet or None, cfg.gateway or None
-
-
 class TaskNetworks:
-    """This host's side of cluster networks and ingress ports, for ENGINE's tasks."""
+    """This host's side of cluster networks and the routing mesh, for ENGINE's tasks."""
 
     def __init__(self, engine: Any) -> None:
         self.engine = engine
         self.lock = asyncio.Lock()
-        self._tasks: dict[str, dict[str, Task]] = {}  # service id -> task id -> task
-        self._leaving: set[str] = set()  # containers being stopped: no new connections
+        self.states: dict[str, NetworkState] = {}  # network id -> latest state
+        self._leaving: dict[str, list[str]] = {}  # task being stopped -> its addresses
+        self._job: asyncio.Task[None] | None = None
+        self._again = False
 
-    # ---- networks ---------------------------------------------------------------------
+    # ---- containers -------------------------------------------------------------------
     async def create_container(self, task: Task, create: Any) -> None:
         """Ensure the task's backing networks, then run CREATE(attachments) under the lock."""
         async with self.lock:
@@ -99,11 +101,21 @@ class TaskNetworks:
             await create(atts)
 
     def _ensure_all(self, task: Task, used: set[str]) -> list[Attachment]:
-        out = []
+        out: list[Attachment] = []
+        last: list[Attachment] = []  # the ingress network: never the primary one
         for att in task.networks:
-            if att.network.id:
-                out.append((self._ensure(att.network, used), aliases(task, att), _address(att)))
-        return out
+            net = att.network
+            if not net.id:
+                continue
+            name = self._ensure(net, used)
+            state = self.states.get(net.id)
+            if overlays.is_overlay(net) and state is not None:
+                overlays.program(self.engine.networks, state, self._leaving_ips())
+            item = (name, [] if net.spec.ingress else aliases(task, att), _address(att))
+            (last if net.spec.ingress else out).append(item)
+        if needs_gateway(task):
+            last.append((self._gwbridge(), [], ""))
+        return out + last
 
     def _ensure(self, net: Network, used: set[str]) -> str:
         """Return the name of the local network backing NET, creating it if needed."""
@@ -120,9 +132,21 @@ class TaskNetworks:
                     nets.remove(other["Id"])  # backed a cluster network that is gone
                 else:
                     name = f"{name}-{net.id[:12]}"
-        subnet, gateway = _subnet(net)
+        if overlays.is_overlay(net):
+            return overlays.create(nets, net, name)
+        subnet, gateway = overlays.subnet_of(net)
         n = nets.create(name, "bridge", subnet, gateway, internal=net.spec.internal,
                         attachable=True, labels={LABEL_NETWORK_ID: net.id})
+        return str(n.name)
+
+    def _gwbridge(self) -> str:
+        """Return the gateway bridge's name, creating it if needed."""
+        nets = self.engine.networks
+        found = nets.list({"label": [LABEL_GWBRIDGE]})
+        if found:
+            return str(found[0]["Name"])
+        n = nets.create(GWBRIDGE, "bridge", labels={LABEL_GWBRIDGE: "true"},
+                        options={DNS_OPTION: "false"})
         return str(n.name)
 
     def _users(self) -> set[str]:
@@ -145,84 +169,93 @@ class TaskNetworks:
 
     def _release(self, used: set[str]) -> None:
         nets = self.engine.networks
-        for n in nets.list({"label": [LABEL_NETWORK_ID]}):
-            if n["Containers"] or n["Name"] in used or n["Id"] in used:
-                continue
-            with contextlib.suppress(EngineError):
-                nets.remove(n["Id"])
+        ingress = self._ingress()
+        mesh.sync(nets, ingress, self._leaving_ips())
+        keep = ingress.network_id if mesh.needs_overlay(ingress) and ingress else ""
+        for label in (LABEL_NETWORK_ID, LABEL_GWBRIDGE):
+            for n in nets.list({"label": [label]}):
+                if n["Containers"] or n["Name"] in used or n["Id"] in used or n["Id"] == keep:
+                    continue
+                with contextlib.suppress(EngineError):
+                    nets.remove(n["Id"])
 
-    # ---- ingress ports ----------------------------------------------------------------
-    def track(self, task: Task) -> None:
-        """Remember TASK as one of its service's tasks on this host."""
-        if task.service_id:
-            self._tasks.setdefault(task.service_id, {})[task.id] = task
+    # ---- network states ---------------------------------------------------------------
+    def network_states(self, states: Mapping[str, NetworkState]) -> None:
+        """Take the latest states (by network id) and apply them in the background."""
+        self.states = dict(states)
+        self.schedule()
+
+    def schedule(self) -> None:
+        """Apply the states again soon (once more if an application is running)."""
+        if self._job is None or self._job.done():
+            self._job = asyncio.create_task(self._apply_loop(), name="agent-network-states")
+        else:
+            self._again = True
+
+    async def _apply_loop(self) -> None:
+        while True:
+            self._again = False
+            try:
+                await self.apply()
+            except Exception:
+                log.exception("applying network states failed")
+            if not self._again:
+                return
+
+    async def apply(self) -> None:
+        """Make this host's networks match the states now."""
+        async with self.lock:
+            await asyncio.to_thread(self._apply, self._users())
+
+    def _apply(self, used: set[str]) -> None:
+        nets = self.engine.networks
+        ingress = self._ingress()
+        if ingress is not None and mesh.needs_overlay(ingress):
+            try:
+                self._ensure(ingress.network, used)
+            except EngineError as exc:
+                log.warning("ingress network not made here: %s", exc)
+        leaving = self._leaving_ips()
+        for state in list(self.states.values()):
+            overlays.program(nets, state, leaving)
+        self._release(used)
+
+    def _ingress(self) -> NetworkState | None:
+        return next((s for s in self.states.values() if s.network.spec.ingress), None)
+
+    async def stop(self) -> None:
+        """Let a running application end, and apply nothing more."""
+        job, self._job = self._job, None
+        if job is not None:
+            with contextlib.suppress(Exception):
+                await job
+
+    # ---- tasks being stopped ----------------------------------------------------------
+    def _leaving_ips(self) -> set[str]:
+        return {ip for ips in self._leaving.values() for ip in ips}
+
+    async def leaving(self, task: Task) -> None:
+        """Give TASK's addresses no new connection (it is being stopped), at once."""
+        ips = addresses(task)
+        if ips and self._leaving.get(task.id) != ips:
+            self._leaving[task.id] = ips
+            if self.states:
+                await self.apply()
 
     def forget(self, task: Task) -> None:
-        tasks = self._tasks.get(task.service_id)
-        if tasks is not None:
-            tasks.pop(task.id, None)
-            if not tasks:
-                del self._tasks[task.service_id]
-
-    async def sync_ingress(self, task: Task, leaving: str = "") -> None:
-        """Make the ingress ports here match the services' running containers.
-
-        LEAVING is a container about to be stopped: it gets no new connections.
-        Every service is looked at, not only TASK's: a port that a removed
-        service held passes to the service that publishes it now.
-        """
-        published = self.engine.networks.service_ports()
-        if not ingress_ports(task) and task.service_id not in published:
-            return
-        async with self.lock:
-            if leaving:
-                self._leaving.add(leaving)
-            running: dict[str, list[tuple[str, str]]] = {}  # service -> (container, task)
-            for c in self.engine.containers.list(all=True):  # on the loop: not thread-safe
-                labels = c.Config.get("Labels") or {}
-                if labels.get(LABEL_SERVICE_ID) and c.running:
-                    running.setdefault(labels[LABEL_SERVICE_ID], []).append(
-                        (c.Id, labels.get(LABEL_TASK_ID, "")))
-            await asyncio.to_thread(self._sync, published, running)
-
-    def _sync(self, published: dict[str, Any], running: dict[str, list[tuple[str, str]]]) -> None:
-        nets = self.engine.networks
-        self._leaving &= {cid for cs in running.values() for cid, _t in cs}
-        want: dict[str, tuple[list[tuple[str, int, int]], list[str]]] = {}
-        for sid in set(published) | set(self._tasks):
-            backends = [(cid, tid) for cid, tid in running.get(sid, [])
-                        if cid not in self._leaving]
-            if not backends:
-                continue  # nothing serves it here: free the port (a new service may need it)
-            live = {tid for _cid, tid in backends}
-            tasks = sorted(self._tasks.get(sid, {}).values(),
-                           key=lambda t: (t.id in live, int(t.spec_version.index),
-                                          t.meta.created_at.seconds))
-            if tasks:
-                ports = ingress_ports(tasks[-1])
-            else:  # not known yet (the agent is resuming): keep what is published
-                ports = [(str(p), int(q), int(t)) for p, q, t in published[sid]["Ports"]]
-            if ports:
-                want[sid] = (ports, [cid for cid, _tid in backends])
-        for sid in set(published) - set(want):
-            nets.remove_service_ports(sid)
-        for sid, (ports, ids) in want.items():
-            try:
-                nets.set_service_ports(sid, ports, ids)
-            except EngineError as exc:
-                log.warning("service %s: ingress ports %s not published: %s", sid, ports, exc)
+        """Forget TASK (removed): the manager's states no longer list its addresses."""
+        self._leaving.pop(task.id, None)
 
 
 async def leave_cluster(engine: Any, node_id: str) -> None:
     """Remove what the cluster left on this host, as dockerd does on `swarm leave`.
 
     The node's task containers (label com.docker.swarm.node.id = NODE_ID), the
-    ingress ports, and the backing networks nothing uses any more.
+    ingress ports and mesh endpoint, and the backing networks (the gateway
+    bridge too) nothing uses any more.
     """
     for c in engine.containers.list(all=True):
         if node_id and (c.Config.get("Labels") or {}).get(LABEL_NODE_ID) == node_id:
             with contextlib.suppress(EngineError):
                 await engine.containers.remove(c.Id, force=True)
-    for sid in engine.networks.service_ports():
-        await asyncio.to_thread(engine.networks.remove_service_ports, sid)
     await TaskNetworks(engine).release()

@@ -77,7 +77,8 @@ def test_args_alone_keep_the_image_entrypoint() -> None:
 
 
 def test_cluster_networks_become_local_endpoints() -> None:
-    from shoal.agent.exec.networks import aliases, ingress_ports
+    from shoal.agent.exec.mesh import wanted
+    from shoal.agent.exec.networks import aliases, needs_gateway
 
     t = _task()
     assert "NetworkMode" not in create_body(t)["HostConfig"]  # no networks: default bridge
@@ -90,5 +91,5 @@ def test_cluster_networks_become_local_endpoints() -> None:
     assert body["NetworkingConfig"] == {"EndpointsConfig": {
         "demo_default": {"Aliases": ["web", "tasks.web", "www"]},
         "back": {"Aliases": ["web"], "IPAMConfig": {"IPv4Address": "10.0.9.5"}}}}
-    assert ingress_ports(t) == [("tcp", 443, 443)]  # host-mode ports are PortBindings
+    assert not needs_gateway(t) and wanted(None) == {}  # not an overlay: no gateway bridge
     assert "443/tcp" not in body["HostConfig"]["PortBindings"]

@@ -36,6 +36,7 @@ from shoal.manager.orchestrator.tasks import (
     task_matters,
 )
 from shoal.manager.orchestrator.update import Updater, split_slot
+from shoal.manager.orchestrator.update_slots import stops_first
 from shoal.manager.orchestrator.update_status import changed_service
 from shoal.manager.scheduler.constraints import (
     Constraint,
@@ -53,6 +54,7 @@ class _NodeSlot:
     current: Any
     replacement: Task | None = None
     old: Any = None  # start-first: the outdated task running until `current` runs
+    waiting: bool = False  # stop-first: `current` is stopping; the new task comes after
 
     def task(self) -> Any:
         return self.replacement if self.replacement is not None else self.current
@@ -216,9 +218,13 @@ class GlobalOrchestrator(Reconciler):
             start = keep and int(node.spec.availability) == ACTIVE
             occupying = [t for t in by_node.get(node_id, ()) if occupies(t)]
             if not occupying:
-                if start:
+                stopping = self._stopping(svc, node_id, keep, ctx)
+                if stopping is not None:
+                    live[node_id] = _NodeSlot(node_id, stopping, waiting=True)
+                elif start:
                     live[node_id] = _NodeSlot(node_id, None, self._create(svc, node_id, plan, ctx))
                 continue
+            self.updater.release(svc.id, node_id)
             current, old, extra = split_slot(occupying, lambda t: outdated(t, svc, self._memo))
             for t in extra:
                 plan.shutdown(t)
@@ -233,6 +239,17 @@ class GlobalOrchestrator(Reconciler):
                 self._restart(svc, slot, start, plan, ctx)
         if only is None:  # a rollout is paced over all the nodes
             self._update(svc, live, plan, ctx)
+
+    def _stopping(self, svc: Any, node_id: str, keep: bool, ctx: Context) -> Any:
+        """Return the old task a stop-first update waits for on NODE_ID, if any."""
+        task_id = self.updater.stopping(svc.id).get(node_id)
+        if task_id is None:
+            return None
+        old = ctx.cache.get(Task, task_id, copy=False)
+        if not keep or old is None or not stops_first(old, ctx.node(node_id)):
+            self.updater.release(svc.id, node_id)
+            return None
+        return old
 
     @staticmethod
     def _may_keep(node: Any, placement: Any, constraints: list[Constraint] | None) -> bool:
@@ -274,11 +291,16 @@ class GlobalOrchestrator(Reconciler):
         for t in decision.retire:
             plan.shutdown(t)
         for slot in decision.replace:
+            cur = slot.current
+            self.restart.forget(cur.id)
             if decision.start_first:
-                slot.old = slot.current
+                slot.old = cur
             else:
-                plan.shutdown(slot.current)
-            self.restart.forget(slot.current.id)
+                plan.shutdown(cur)
+                if stops_first(cur, ctx.node(slot.node_id)):
+                    self.updater.hold(svc.id, slot.node_id, cur.id)
+                    slot.waiting = True
+                    continue
             slot.replacement = self._create(svc, slot.node_id, plan, ctx)
         if decision.status is not None:
             self._status.append(

@@ -53,6 +53,7 @@ from shoal.manager.orchestrator.tasks import (
     task_matters,
 )
 from shoal.manager.orchestrator.update import Updater, split_slot
+from shoal.manager.orchestrator.update_slots import stops_first
 from shoal.manager.orchestrator.update_status import changed_service
 from shoal.manager.scheduler.constraints import node_matches, parse_constraints
 from shoal.manager.store import Action, Event, Op, Store, Update
@@ -65,6 +66,7 @@ class _Slot:
     current: Any  # the cache's task occupying the slot
     replacement: Task | None = None  # created in this tick
     old: Any = None  # start-first: the outdated task running until `current` runs
+    waiting: bool = False  # stop-first: `current` is stopping; the new task comes after
 
     def task(self) -> Any:
         return self.replacement if self.replacement is not None else self.current
@@ -233,6 +235,7 @@ class ReplicatedOrchestrator(Reconciler):
             slot = live[number] = _Slot(number, current, old=old)
             self._check_current(svc, slot, plan, ctx)
 
+        self._waiting(svc, live, ctx)
         want = int(svc.spec.replicated.replicas)
         if len(live) < want:
             free = (n for n in itertools.count(1) if n not in live)
@@ -247,8 +250,18 @@ class ReplicatedOrchestrator(Reconciler):
                     self.restart.forget(slot.current.id)
                 if slot.old is not None:
                     plan.shutdown(slot.old)
+                self.updater.release(svc.id, slot.number)
                 del live[slot.number]
         self._update(svc, live, plan, ctx)
+
+    def _waiting(self, svc: Any, live: dict[int, _Slot], ctx: Context) -> None:
+        """Keep the slots of a stop-first update whose old task still stops."""
+        for number, task_id in self.updater.stopping(svc.id).items():
+            old = ctx.cache.get(Task, task_id, copy=False)
+            if number in live or old is None or not stops_first(old, ctx.node(old.node_id)):
+                self.updater.release(svc.id, number)  # stopped: the slot is filled below
+            else:
+                live[number] = _Slot(number, old, waiting=True)
 
     def _check_current(self, svc: Any, slot: _Slot, plan: Plan, ctx: Context) -> None:
         cur = slot.current
@@ -285,6 +298,8 @@ class ReplicatedOrchestrator(Reconciler):
         """Return the N slots to remove: idle ones, then from the most crowded nodes."""
 
         def idle(s: _Slot) -> bool:
+            if s.waiting:
+                return True
             t = s.current
             done = is_terminal(t) or int(t.desired_state) == COMPLETE
             return s.replacement is not None or not t.node_id or done
@@ -313,11 +328,16 @@ class ReplicatedOrchestrator(Reconciler):
         for t in decision.retire:
             plan.shutdown(t)
         for slot in decision.replace:
+            cur = slot.current
+            self.restart.forget(cur.id)
             if decision.start_first:
-                slot.old = slot.current
+                slot.old = cur
             else:
-                plan.shutdown(slot.current)
-            self.restart.forget(slot.current.id)
+                plan.shutdown(cur)
+                if stops_first(cur, ctx.node(cur.node_id)):
+                    self.updater.hold(svc.id, slot.number, cur.id)
+                    slot.waiting = True
+                    continue
             slot.replacement = self._create(svc, slot.number, plan, ctx)
         if decision.status is not None:
             self._status.append(

@@ -11,8 +11,9 @@ to shut down, and which UpdateStatus to write (update_status.py):
   starts only when the whole batch runs and `delay` has passed since the
   last of its tasks was seen RUNNING; without, a unit starts as soon as
   another lands (SwarmKit's workers).
-- order: stop-first shuts the old task down in the write that creates its
-  replacement; start-first creates the replacement beside it and shuts the
+- order: stop-first shuts the old task down, and the orchestrator creates
+  the replacement once it stopped (`hold`/`stopping`; the unit is *waiting*
+  and in flight meanwhile); start-first creates the replacement beside it and shuts the
   old one down once the new one is RUNNING (the slot has two tasks
   meanwhile; `split_slot` tells the pair from a duplicate).
 - monitor: a new task that stops by itself within `monitor` of running
@@ -107,6 +108,9 @@ class Updater:
         self.clock = clock
         self.on_due = on_due
         self._memory: dict[str, _Memory] = {}
+        # stop-first: service id -> {slot or node id: old task id} whose replacement
+        # waits for the old task to stop (a new leader, knowing none, creates at once)
+        self._stopping: dict[str, dict[Any, str]] = {}
         self._timers: dict[str, tuple[float, asyncio.TimerHandle]] = {}
 
     # The decision.
@@ -142,14 +146,18 @@ class Updater:
             for u in units
             if u.replacement is None
             and u.old is None
+            and not u.waiting
             and outdated(u.current)
             and (can_replace is None or can_replace(u))
         ]
         busy = [
             u
             for u in units
-            if not outdated(u.task())
-            and (in_flight(u.task()) or (u.old is not None and u.old not in out.retire))
+            if u.waiting
+            or (
+                not outdated(u.task())
+                and (in_flight(u.task()) or (u.old is not None and u.old not in out.retire))
+            )
         ]
         if state in STOPPED or (state == UNKNOWN and not stale):
             return out
@@ -287,6 +295,23 @@ class Updater:
             )
         return StatusChange(ROLLBACK_PAUSED if back else PAUSED, paused_message(culprit, back))
 
+    # Stop-first slots waiting for their old task.
+
+    def stopping(self, service_id: str) -> dict[Any, str]:
+        """Return {unit key: old task id} of SERVICE_ID's units waiting for a stop."""
+        return dict(self._stopping.get(service_id, {}))
+
+    def hold(self, service_id: str, key: Any, task_id: str) -> None:
+        """Keep unit KEY free of a new task until TASK_ID stopped."""
+        self._stopping.setdefault(service_id, {})[key] = task_id
+
+    def release(self, service_id: str, key: Any) -> None:
+        held = self._stopping.get(service_id)
+        if held is not None:
+            held.pop(key, None)
+            if not held:
+                del self._stopping[service_id]
+
     # Timers and memory.
 
     def arm(self, service_id: str, at: float) -> None:
@@ -302,6 +327,7 @@ class Updater:
 
     def forget_service(self, service_id: str) -> None:
         self._memory.pop(service_id, None)
+        self._stopping.pop(service_id, None)
         entry = self._timers.pop(service_id, None)
         if entry is not None:
             entry[1].cancel()
@@ -312,6 +338,7 @@ class Updater:
             handle.cancel()
         self._timers.clear()
         self._memory.clear()
+        self._stopping.clear()
 
     def _fire(self, service_id: str) -> None:
         self._timers.pop(service_id, None)

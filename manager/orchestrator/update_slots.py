@@ -3,7 +3,9 @@
 A *unit* is a slot of a replicated service or a node of a global one, as
 the orchestrator holds it in a tick. During a start-first update a unit has
 two tasks for a while: the new one (`current`) and the outdated one still
-running beside it (`old`), shut down once the new one is RUNNING.
+running beside it (`old`), shut down once the new one is RUNNING. During a
+stop-first update a unit whose old task was told to stop is *waiting*: its
+replacement is created once the old task stopped (`stops_first`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from shoal.manager.orchestrator.tasks import RUNNING, is_terminal, rank
+from shoal.manager.orchestrator.tasks import RUNNING, is_terminal, never_assigned, node_lost, rank
 
 Outdated = Callable[[Any], bool]
 
@@ -22,6 +24,7 @@ class Unit(Protocol):
     current: Any  # the task occupying it (the new one, while an old one runs beside it)
     replacement: Any  # created in this tick
     old: Any  # start-first: the outdated task still running beside `current`
+    waiting: bool  # stop-first: `current` was told to stop; its replacement waits for that
 
     def task(self) -> Any: ...
 
@@ -47,3 +50,12 @@ def split_slot(occupying: Sequence[Any], outdated: Outdated) -> tuple[Any, Any, 
         if int(best.desired_state) == RUNNING and not is_terminal(best):
             old = best
     return current, old, [t for t in occupying if t is not current and t is not old]
+
+
+def stops_first(task: Any, node: Any) -> bool:
+    """Return whether TASK, just told to stop, must stop before its replacement is made.
+
+    Not when it already stopped, never reached an agent (nothing would ever
+    report it stopped), or its node (NODE) is gone.
+    """
+    return not (is_terminal(task) or never_assigned(task) or not task.node_id or node_lost(node))

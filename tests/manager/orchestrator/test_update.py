@@ -25,6 +25,7 @@ class Slot:
     current: Any
     replacement: Any = None
     old: Any = None
+    waiting: bool = False
 
     def task(self) -> Any:
         return self.replacement if self.replacement is not None else self.current
@@ -328,3 +329,16 @@ def test_changed_service_rollback_swaps_versions_and_stamps() -> None:
     assert out.spec_version.index == 1 and out.previous_spec_version.index == 2
     assert out.update_status.started_at.seconds == int(T0)
     assert not out.update_status.HasField("completed_at")
+
+
+def test_a_stop_first_slot_waiting_for_its_old_task_is_in_flight() -> None:
+    svc = service(parallelism=2)
+    set_status(svc, US.UPDATING)
+    stopping = task("o1", 1, 1)
+    stopping.desired_state = TaskState.SHUTDOWN
+    units = [Slot(1, stopping, waiting=True), Slot(2, task("o2", 2, 1)), Slot(3, task("o3", 3, 1))]
+    d = Updater(clock=Clock()).decide(svc, units, [], lambda t: t.spec_version.index != 2)
+    assert [u.number for u in d.replace] == [2] and d.active  # one slot of two is taken
+    units = [Slot(1, stopping, waiting=True)]
+    d = Updater(clock=Clock()).decide(svc, units, [], lambda t: t.spec_version.index != 2)
+    assert d.status is None and d.replace == []  # not completed while a slot waits

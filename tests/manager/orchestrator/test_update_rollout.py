@@ -181,3 +181,28 @@ async def test_a_new_leader_resumes_the_update_where_it_was(store: Store) -> Non
         assert done <= {t.id for t in live(store, svc.id)}  # no updated slot was redone
         assert len(_on(store, svc.id, 2)) == 4 and len(live(store, svc.id)) == 4
         assert _service(store, svc.id).update_status.started_at == started
+
+
+async def test_stop_first_creates_a_new_task_only_once_the_old_one_stopped(store: Store) -> None:
+    await add_nodes(store, 2)
+    svc = make_service("web", 4)
+    _policy(svc, parallelism=2)
+    svc = await create_service(store, svc)
+    agents = FakeAgents(store, FAST)
+    async with running(
+        ReplicatedOrchestrator(store, config=FAST), Scheduler(store, config=FAST), agents
+    ):
+        await eventually(lambda: len(running_tasks(store, svc.id)) == 4)
+        state = {t.id: (t.slot, int(t.status.state)) for t in live(store, svc.id)}
+        early = []
+        with store.subscribe(Task) as sub:
+            await update_service(store, svc.id, lambda s: s.spec.task.container.env.append("V=2"))
+            await eventually(lambda: _service(store, svc.id).update_status.state == US.COMPLETED)
+            while (ev := sub.get_nowait()) is not None:
+                t: Any = ev.obj
+                if t.spec_version.index == 2 and t.id not in state:
+                    alive = [i for i, (s, st) in state.items() if s == t.slot and st <= 512]
+                    early += alive  # an old task of this slot had not stopped yet
+                state[t.id] = (t.slot, int(t.status.state))
+        assert early == []
+        assert len(_on(store, svc.id, 2)) == 4 and len(live(store, svc.id)) == 4

@@ -138,20 +138,38 @@ def published_everywhere(lab: Lab, port: int) -> dict[str, str]:
     return pages
 
 
-def host_network_leftovers(lab: Lab, stack: str) -> list[str]:
-    """Return what is left on any host of STACK's networks: API entries, namespaces, links."""
+VNI_OPTION = "com.docker.network.driver.overlay.vxlanid_list"
+
+
+def stack_networks(lab: Lab, stack: str) -> list[tuple[str, str]]:
+    """Return (id, VNI) of STACK's networks, as a manager lists them."""
+    nets = api(lab.managers[0], "/networks")
+    return [(n["Id"], (n.get("Options") or {}).get(VNI_OPTION, ""))
+            for n in nets if n["Name"].startswith(f"{stack}_")]
+
+
+def host_network_leftovers(lab: Lab, stack: str, nets: list[tuple[str, str]]) -> list[str]:
+    """Return what any host still has of STACK's networks NETS (id, VNI).
+
+    Its `/networks` entries, the overlay's namespace (<run>/overlay-netns/<id[:12]>),
+    a bridge namespace naming it, and links of the host namespace naming its id or
+    its VNI (the routing mesh's <prefix>i<VNI>).
+    """
     found: list[str] = []
     for h in lab.hosts:
         names = [n["Name"] for n in api(h, "/networks")]
         found += [f"{h.name}: network {n}" for n in names if n.startswith(f"{stack}_")]
-        run = h.state.run_root
-        for sub in ("overlay-netns", "bridge-netns"):
-            d = run / sub
-            if d.is_dir():
-                found += [f"{h.name}: {sub}/{p.name}" for p in d.iterdir() if p.name != "shoal0"]
-        links = h.exec("ip", "-o", "link", "show").stdout.splitlines()
-        extra = [ln.split(":")[1].strip().split("@")[0] for ln in links]
-        found += [f"{h.name}: link {x}" for x in extra if x not in ("lo", "eth0", "shoal0")]
+        links = [ln.split(":")[1].strip().split("@")[0]
+                 for ln in h.exec("ip", "-o", "link", "show").stdout.splitlines()]
+        for nid, vni in nets:
+            short = nid[:12]
+            for sub in ("overlay-netns", "bridge-netns"):
+                d = h.state.run_root / sub
+                if d.is_dir():
+                    found += [f"{h.name}: {sub}/{p.name}" for p in d.iterdir()
+                              if short in p.name or nid[:10] in p.name]
+            found += [f"{h.name}: link {x}" for x in links
+                      if nid[:10] in x or (vni and x.endswith(f"i{vni}"))]
     return found
 
 
@@ -168,31 +186,45 @@ def reaches_web_by_name_from_elsewhere(lab: Lab, stack: str, port: int, replicas
     (client_host,) = converged(lab, f"{stack}_client", 1).values()
     off = f"node.hostname!={client_host}"
     m.cli("service", "update", "-q", "--constraint-add", off, web, check=True)
+    try:
+        _by_name_from(lab, stack, port, replicas, client_host)
+    finally:  # the later tests of the module need web everywhere again
+        m.cli("service", "update", "-q", "--constraint-rm", off, web, check=True)
+        converged(lab, web, replicas)
+
+
+def _by_name_from(lab: Lab, stack: str, port: int, replicas: int, client_host: str) -> None:
+    web = f"{stack}_web"
     slots = converged(lab, web, replicas)
     assert client_host not in slots.values()
     owners = hostnames_of(lab, web)
     assert set(owners.values()) == set(slots.values())
     client = lab.host(client_host)
     cid = container_of(client, f"{stack}_client")
+    last: list[str] = []
 
     def pages() -> set[str] | None:
         seen: set[str] = set()
         for _ in range(12):  # new connections: the VIP spreads them over the tasks
             r = client.cli("exec", cid, "wget", "-q", "-T", "3", "-O", "-", "http://web/")
             if r.returncode != 0:
+                last[:] = [r.stdout + r.stderr]
                 return None
             seen.add(r.stdout.strip().removeprefix("hello from "))
+        last[:] = [f"only {seen}"]
         return seen if len(seen) >= 2 else None
 
-    seen = until(pages, timeout=60, what="web by name from the client, two tasks answering")
+    try:
+        seen = until(pages, timeout=60, what="web by name from the client, two tasks answering")
+    except AssertionError as exc:
+        ns = client.cli("exec", cid, "nslookup", "web")
+        raise AssertionError(f"{exc}; last: {last}; nslookup web: {ns.stdout}{ns.stderr}") from None
     assert seen <= set(owners), (seen, owners)
     r = client.cli("exec", cid, "nslookup", "tasks.web", check=True)
     addrs = [ln.split()[-1] for ln in r.stdout.splitlines()
              if ln.startswith("Address") and "127.0.0.11" not in ln]
     assert len(addrs) == replicas, r.stdout
     assert published_everywhere(lab, port)[client_host].startswith("hello from ")
-    m.cli("service", "update", "-q", "--constraint-rm", off, web, check=True)
-    converged(lab, web, replicas)
 
 
 def containers(host: LabHost, service: str, all: bool = False) -> list[str]:
@@ -223,11 +255,13 @@ def drain_keeps_exact_counts(lab: Lab, stack: str, worker: LabHost, replicas: in
 def stack_rm_leaves_nothing(lab: Lab, stack: str) -> None:
     """Remove STACK: no service, container or network of it is left on any host."""
     m = lab.managers[0]
+    nets = stack_networks(lab, stack)
+    assert nets, f"{stack} has no network"
     m.cli("stack", "rm", stack, check=True)
     until(lambda: not m.cli("service", "ls", "-q", check=True).stdout.split(),
           what="services gone")
     until(lambda: not any(containers(h, f"{stack}_{s}", all=True)
                           for h in lab.hosts for s in ("web", "client")),
           what=f"{stack}'s containers gone from every host")
-    until(lambda: not host_network_leftovers(lab, stack), timeout=60,
+    until(lambda: not host_network_leftovers(lab, stack, nets), timeout=60,
           what=f"{stack}'s networks gone from every host")

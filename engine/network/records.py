@@ -138,4 +138,6 @@ class RecordsMixin:
                     failed.append(f"{sb.container_id[:12]}: {exc}")
                 continue
             loaded[sb.container_id] = text
+        for f in failed:
+            log.warning("service VIP rules not loaded: %s", f)
         return failed

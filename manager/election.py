@@ -15,8 +15,11 @@ A leader steps down on its own, at once, when
 Stepping down sets `Term.lost`, calls `on_lost`, and `run()` cancels the
 leader's task. Failover therefore takes at most the TTL (plus etcd's expiry
 check, 0.5 s) after the leader's last successful keepalive. The default TTL
-is 5 s: short enough for a quick failover, and 1.7 s keepalive rounds leave
-room for slow disks (etcd's minimum is 2 s with its default timings).
+is 3 s, so that a new leader is elected within 5 s even when the dead leader's
+host also held etcd's raft leader: etcd then first elects a new raft leader
+(1-2 s with its default timings) and renews every lease for its full TTL
+(measured by bench/failover.py). Keepalives go every second, which leaves room
+for a slow disk (etcd's minimum TTL is 2 s with its default timings).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from aetcd import rpc
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TTL = 5
+DEFAULT_TTL = 3
 ElectionError = (grpc.RpcError, aetcd.ClientError, OSError, TimeoutError)
 
 

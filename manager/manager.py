@@ -49,7 +49,7 @@ class ManagerConfig:
     listen_addr: str
     advertise_addr: str
     etcd_endpoints: list[str]
-    election_ttl: int = 5
+    election_ttl: int = 3  # election.DEFAULT_TTL
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -118,6 +118,7 @@ class Manager:
         from shoal.manager.orchestrator.global_ import GlobalOrchestrator
         from shoal.manager.orchestrator.reaper import TaskReaper
         from shoal.manager.orchestrator.replicated import ReplicatedOrchestrator
+        from shoal.manager.raft_leader import RaftLeaderAway
         from shoal.manager.scheduler.scheduler import Scheduler
 
         assert self.store is not None
@@ -132,6 +133,8 @@ class Manager:
             TaskReaper(self.store),
             NetworkReaper(self.store),
             self.dispatcher.judge,  # which nodes are DOWN: the leader decides
+            RaftLeaderAway(self.config.etcd_endpoints[0],
+                           self.config.advertise_addr.rpartition(":")[0], self._embedded),
         ]
         try:
             await asyncio.gather(*(loop.run() for loop in self.leader_loops))
@@ -139,6 +142,12 @@ class Manager:
             self.is_leader = False
             self.leader_loops = []
             log.info("manager %s no longer leads", self.config.node_id[:12])
+
+    def _embedded(self) -> bool:
+        """Return whether the managers run the cluster's etcd members themselves."""
+        assert self.store is not None
+        clusters = self.store.list(objects_pb2.Cluster, copy=False)
+        return bool(clusters) and bool(clusters[0].etcd_embedded)
 
     async def _mark_leader(self, leader: bool) -> None:
         """Record leadership in this node's ManagerStatus (and clear it on the others)."""

@@ -81,7 +81,10 @@ class LivenessJudge:
         self.running = True
         try:
             while True:
-                await self._round()
+                try:
+                    await self._round()
+                except Exception:  # a bug must not end the leader's term
+                    log.exception("liveness judge round failed")
                 await asyncio.sleep(self.interval)
         finally:
             self.running = False

@@ -220,7 +220,8 @@ def _by_name_from(lab: Lab, stack: str, port: int, replicas: int, client_host: s
     def pages() -> set[str] | None:
         seen: set[str] = set()
         for _ in range(12):  # new connections: the VIP spreads them over the tasks
-            r = client.cli("exec", cid, "wget", "-q", "-T", "3", "-O", "-", "http://web/")
+            # busybox 1.35's `wget -T` segfaults (exit 139): `timeout` bounds it instead.
+            r = client.cli("exec", cid, "timeout", "5", "wget", "-q", "-O", "-", "http://web/")
             if r.returncode != 0:
                 last[:] = [r.stdout + r.stderr]
                 return None

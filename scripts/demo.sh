@@ -69,9 +69,13 @@ for addr in $HOSTS; do
   run curl -fsS -m 3 "http://$addr:8080/"
 done
 
-head_ "the client asks http://web/ by name every 2 s"
-sleep 2
-run "$BIN/shoal" --host "$M" service logs --tail 3 demo_client
+head_ "the client asks http://web/ by name every 2 s (the service's VIP, tasks on any host)"
+for _ in $(seq 60); do  # until its requests have been answered a few times
+  [ "$("$BIN/shoal" --host "$M" service logs demo_client 2>/dev/null | grep -c 'hello from')" -ge 3 ] \
+    && break
+  sleep 0.5
+done
+run "$BIN/shoal" --host "$M" service logs --tail 4 demo_client
 
 head_ "scale web to 6: the scheduler spreads the tasks over the 3 hosts"
 run "$BIN/shoal" --host "$M" service scale demo_web=6

@@ -84,6 +84,7 @@ class HealthMonitor:
         self.save = save
         self.cfg = effective(c.Config.get("Healthcheck"))
         self.task: asyncio.Task[None] | None = None
+        self.stopped = False
 
     def start(self) -> None:
         if self.cfg is None:
@@ -93,24 +94,35 @@ class HealthMonitor:
         self.task = asyncio.create_task(self._loop(), name=f"health-{self.c.Id[:12]}")
 
     async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-            self.task = None
+        """Stop probing; return once no probe runs.
+
+        The flag ends the loop even if a cancel is lost: Python 3.11's
+        asyncio.wait_for may swallow a cancellation that races with its
+        inner future, and a probe loop left running kept the container's
+        exit from ever being recorded (`stop` hung).
+        """
+        self.stopped = True
+        task, self.task = self.task, None
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
+        if task is not None and not task.cancelled() and task.exception() is not None:
+            log.warning("health check of %s failed: %s", self.c.Id[:12], task.exception())
 
     async def _loop(self) -> None:
         assert self.cfg is not None
         started = asyncio.get_running_loop().time()
-        while self.c.running:
+        while self.c.running and not self.stopped:
             in_start = (asyncio.get_running_loop().time() - started) * NS < self.cfg["StartPeriod"]
             health = self.c.State.Health or {}
             wait = self.cfg["StartInterval"] if in_start and health.get("Status") == "starting" \
                 else self.cfg["Interval"]
             await asyncio.sleep(wait / NS)
-            if not self.c.running:
+            if not self.c.running or self.stopped:
                 return
             code, output, begin = await self._probe()
+            if self.stopped:
+                return  # the container is going: its last probe says nothing
             self._record(code, output, begin, in_start)
 
     async def _probe(self) -> tuple[int, str, str]:

@@ -107,6 +107,8 @@ def test_unhealthy_tasks_are_replaced_and_the_service_converges(lab: Any,
 
     m.cli("service", "rm", "svc", check=True)
     deadline = time.monotonic() + 60
-    while any(h.cli("ps", "-aq", "--filter", "name=svc.").stdout.strip() for h in lab.hosts):
-        assert time.monotonic() < deadline, "containers left after service rm"
+    while left := [(h.name, ln) for h in lab.hosts for ln in h.cli(
+            "ps", "-a", "--filter", "name=svc.", "--format", "{{.Names}} {{.Status}}"
+    ).stdout.splitlines()]:
+        assert time.monotonic() < deadline, f"containers left after service rm: {left}"
         time.sleep(0.5)

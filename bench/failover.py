@@ -12,6 +12,10 @@ On one `shoal lab` (docs/lab.md) this script makes and removes:
            service converges before the next kill.
   leader   the leader's host loses power; measured until another manager's
            `node ls` shows a new Leader. The host boots again between runs.
+  manager  a manager host that does not lead loses power (at the 1 s period);
+           measured until its node is Down: its own agent's session may have
+           been with its own manager, whose liveness record must expire first
+           (docs/agent.md).
   rolling  bench/_rolling.py's `run()`: a 10-replica rolling update, parallelism 2,
            through the CLI of a manager, until converged.
 
@@ -144,6 +148,21 @@ def leader_failover(lab: Lab, runs: int) -> list[float]:
     return out
 
 
+def dead_manager(lab: Lab, runs: int) -> list[float]:
+    """Kill a manager host that does not lead RUNS times; return the seconds until Down."""
+    out = []
+    for _ in range(runs):
+        lead = wait_for("a leader", lambda: leader(lab), 60)
+        victim = next(h for h in lab.managers if h.name != lead.name)
+        t0 = time.monotonic()
+        victim.kill()
+        out.append(_poll("Down", _state_is(lead, victim, "down"), t0))
+        victim.start()
+        wait_for("manager Ready", _state_is(lead, victim, "ready"), 120)
+        wait_converged(lab, SERVICE, REPLICAS, timeout=120)
+    return out
+
+
 def rolling(lab: Lab, runs: int) -> list[float]:
     """Time RUNS rolling updates (bench/_rolling.py) through a manager's CLI."""
 
@@ -163,7 +182,7 @@ def _fmt(xs: list[float]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--parts", default="detect,leader,rolling")
+    ap.add_argument("--parts", default="detect,leader,manager,rolling")
     args = ap.parse_args()
     parts = set(args.parts.split(","))
     root = Path(tempfile.mkdtemp(prefix="shoal-bench-failover-"))
@@ -186,6 +205,11 @@ def main() -> int:
         if "leader" in parts:
             rows.append(("leader host dies -> new leader", _fmt(leader_failover(lab, args.runs)),
                          "<= 5 s", ""))
+        if "manager" in parts:
+            set_heartbeat(lab.managers[0], "1s")
+            time.sleep(6.5)  # every agent heartbeats at least once at the new period
+            rows.append(("dead manager host (not leader) -> Down (1s)",
+                          _fmt(dead_manager(lab, args.runs)), "", ""))
         if "rolling" in parts:
             rows.append(("rolling update, 10 replicas, parallelism 2",
                           _fmt(rolling(lab, args.runs)), "", ""))

@@ -32,6 +32,9 @@ demo: deps
 bench: deps
 	$(PY) bench/container_start.py
 	$(PY) bench/network.py
+	$(PY) bench/build.py
+	$(PY) bench/multihost.py
+	$(PY) bench/failover.py
 
 clean:
 	rm -rf .tc .mypy_cache .ruff_cache .pytest_cache build *.egg-info

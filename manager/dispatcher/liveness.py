@@ -37,9 +37,18 @@ def reconnect_window(period: float) -> float:
     Its manager died: the agent notices when a heartbeat (sent at most PERIOD
     later) goes unanswered for max(1.5 s, PERIOD), then connects elsewhere.
     The leader waits this long before it marks DOWN a node no manager holds
-    and none released (liveness_judge.py).
+    and none released (liveness_judge.py). Twice the nominal time: a
+    loaded host's agent (or the new leader itself, just elected) can be late
+    by seconds, and marking a live node DOWN moves all its tasks (SwarmKit
+    likewise gives nodes of unknown state a multiple of the usual grace).
+    Only nodes whose manager died wait this long; a node whose own
+    heartbeats stopped is released by the manager that held it.
     """
-    return period + max(AGENT_MIN_HEARTBEAT_TIMEOUT, period) + AGENT_RECONNECT
+    return UNKNOWN_GRACE_MULTIPLIER * (
+        period + max(AGENT_MIN_HEARTBEAT_TIMEOUT, period) + AGENT_RECONNECT)
+
+
+UNKNOWN_GRACE_MULTIPLIER = 2.0
 
 
 class Liveness:

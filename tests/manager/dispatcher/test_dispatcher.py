@@ -241,6 +241,6 @@ async def test_ready_nodes_without_a_session_go_down_after_a_grace_window(
     try:
         await asyncio.sleep(0.3)
         assert store.get(Node, "ghost").status.state == NodeStatus.READY
-        await eventually(lambda: store.get(Node, "ghost").status.state == NodeStatus.DOWN, 5)
+        await eventually(lambda: store.get(Node, "ghost").status.state == NodeStatus.DOWN, 10)
     finally:
         await d.stop()

@@ -118,7 +118,7 @@ async def test_nodes_of_a_manager_that_stops_get_a_window_to_reconnect(store: St
         # node-b does not and goes DOWN once the window has passed.
         s = await leader.open_session("node-a", description())
         beater = asyncio.create_task(beat(leader, "node-a", s.session_id))
-        await eventually(lambda: state(store, "node-b") == NodeStatus.DOWN, 5)
+        await eventually(lambda: state(store, "node-b") == NodeStatus.DOWN, 10)
         assert state(store, "node-a") == NodeStatus.READY
         beater.cancel()
 
@@ -129,7 +129,7 @@ async def test_a_new_leader_gives_unknown_ready_nodes_one_ttl(store: Store) -> N
         async with manager(store, "m2", leader=True):
             await asyncio.sleep(0.2)
             assert state(store, "node-a") == NodeStatus.READY  # not yet: within its window
-            await eventually(lambda: state(store, "node-a") == NodeStatus.DOWN, 5)
+            await eventually(lambda: state(store, "node-a") == NodeStatus.DOWN, 10)
 
 
 @pytest.mark.parametrize("period", [0.2])

@@ -6,9 +6,13 @@ Handlers are thin: parse, call the engine, map errors (api/errors.py).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+import os
+import tempfile
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -27,6 +31,25 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     return web.Response(
         body=json.dumps(data).encode(), status=status, content_type="application/json"
     )
+
+
+def json_line(data: dict[str, Any]) -> bytes:
+    """Return DATA as one line of a JSON message stream (pull, push, load, build)."""
+    return json.dumps(data).encode() + b"\n"
+
+
+async def spool_body(request: web.Request, directory: Path, prefix: str) -> Path:
+    """Write the request body to a new file in DIRECTORY (images and contexts can be large)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=directory, prefix=prefix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            async for chunk in request.content.iter_chunked(1 << 20):
+                await asyncio.to_thread(f.write, chunk)
+    except BaseException:
+        os.unlink(name)
+        raise
+    return Path(name)
 
 
 def error_response(status: int, message: str) -> web.Response:

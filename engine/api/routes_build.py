@@ -5,17 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import secrets
 import shutil
-import tempfile
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from shoal.engine.api.app import ENGINE_KEY, add, json_response, qbool
+from shoal.engine.api.app import ENGINE_KEY, add, json_line, json_response, qbool, spool_body
 from shoal.engine.errors import EngineError, InvalidArgument
 from shoal.engine.images.build.builder import Build, BuildOptions
 from shoal.engine.images.build.context import BuildContext
@@ -56,23 +53,6 @@ def _options(request: web.Request) -> BuildOptions:
     )
 
 
-async def _spool(request: web.Request, directory: Path) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=directory, prefix="build-context-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            async for chunk in request.content.iter_chunked(1 << 20):
-                await asyncio.to_thread(f.write, chunk)
-    except BaseException:
-        os.unlink(name)
-        raise
-    return Path(name)
-
-
-def _line(data: dict[str, Any]) -> bytes:
-    return json.dumps(data).encode() + b"\n"
-
-
 def _error(exc: BaseException) -> dict[str, Any]:
     text = str(exc) if isinstance(exc, EngineError) else f"internal error: {exc!r}"
     detail: dict[str, Any] = {"message": text}
@@ -108,7 +88,7 @@ async def _stream(request: web.Request, build: Build,
                 continue
             if msg is None:
                 break
-            await resp.write(_line(msg))
+            await resp.write(json_line(msg))
     except BaseException:
         task.cancel()
         with contextlib.suppress(BaseException):
@@ -117,7 +97,7 @@ async def _stream(request: web.Request, build: Build,
     exc = task.exception()
     await finish()
     if exc is not None:
-        await resp.write(_line(_error(exc)))
+        await resp.write(json_line(_error(exc)))
     await resp.write_eof()
     return resp
 
@@ -127,7 +107,7 @@ async def build(request: web.Request) -> web.StreamResponse:
     engine = request.app[ENGINE_KEY]
     opts = _options(request)
     tmp = engine.config.data_root / "tmp"
-    spooled = await _spool(request, tmp)
+    spooled = await spool_body(request, tmp, "build-context-")
     ctxdir = tmp / f"build-{secrets.token_hex(8)}"
 
     async def remove() -> None:

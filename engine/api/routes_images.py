@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -13,30 +12,20 @@ from typing import Any
 
 from aiohttp import web
 
-from shoal.engine.api.app import ENGINE_KEY, add, body_json, json_response, qbool
+from shoal.engine.api.app import (
+    ENGINE_KEY,
+    add,
+    body_json,
+    json_line,
+    json_response,
+    qbool,
+    spool_body,
+)
 from shoal.engine.errors import EngineError, InvalidArgument
 from shoal.engine.images.registry import credentials
 from shoal.engine.images.registry import progress as pg
 
 Job = Callable[[pg.Emit], Awaitable[Any]]
-
-
-async def _spool(request: web.Request, directory: Path) -> Path:
-    """Write the request body to a temporary file (images can be large)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=directory, prefix="upload-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            async for chunk in request.content.iter_chunked(1 << 20):
-                await asyncio.to_thread(f.write, chunk)
-    except BaseException:
-        os.unlink(name)
-        raise
-    return Path(name)
-
-
-def _stream_line(data: dict[str, Any]) -> bytes:
-    return json.dumps(data).encode() + b"\n"
 
 
 async def _progress(request: web.Request, job: Job) -> web.StreamResponse:
@@ -56,7 +45,7 @@ async def _progress(request: web.Request, job: Job) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "application/json"})
         await resp.prepare(request)
         while msg is not None:
-            await resp.write(_stream_line(msg))
+            await resp.write(json_line(msg))
             msg = await queue.get()
         exc = task.exception()
     except BaseException:
@@ -64,7 +53,7 @@ async def _progress(request: web.Request, job: Job) -> web.StreamResponse:
         raise
     if exc is not None:
         text = str(exc) if isinstance(exc, EngineError) else f"internal error: {exc!r}"
-        await resp.write(_stream_line(pg.error(text)))
+        await resp.write(json_line(pg.error(text)))
     await resp.write_eof()
     return resp
 
@@ -122,19 +111,19 @@ async def create(request: web.Request) -> web.StreamResponse:
     if repo:
         ref = f"{repo}:{tag}" if tag and "@" not in repo else repo
     changes = q.getall("changes", [])
-    path = await _spool(request, engine.config.data_root / "tmp")
+    path = await spool_body(request, engine.config.data_root / "tmp", "upload-")
     try:
         img = await asyncio.to_thread(
             engine.images.import_rootfs, path, ref, changes, q.get("message", "")
         )
     finally:
         path.unlink(missing_ok=True)
-    return web.Response(body=_stream_line({"status": img.id}), content_type="application/json")
+    return web.Response(body=json_line({"status": img.id}), content_type="application/json")
 
 
 async def load(request: web.Request) -> web.Response:
     engine = request.app[ENGINE_KEY]
-    path = await _spool(request, engine.config.data_root / "tmp")
+    path = await spool_body(request, engine.config.data_root / "tmp", "upload-")
     try:
         images = await asyncio.to_thread(engine.images.load, path)
     finally:
@@ -144,7 +133,7 @@ async def load(request: web.Request) -> web.Response:
         names = img.repo_tags or [img.id]
         for n in names:
             what = "Loaded image" if n in img.repo_tags else "Loaded image ID"
-            out += _stream_line({"stream": f"{what}: {n}\n"})
+            out += json_line({"stream": f"{what}: {n}\n"})
     return web.Response(body=out, content_type="application/json")
 
 

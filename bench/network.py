@@ -152,11 +152,17 @@ def iperf_server(netns: str, ip: str) -> Iterator[None]:
                 proc.wait()
 
 
-def iperf_gbits(client_ns: str, server_ns: str, server_ip: str, seconds: int) -> float:
-    """Return the TCP throughput (Gbit/s, as received) from CLIENT_NS to SERVER_IP."""
+def iperf_gbits(client_ns: str, server_ns: str, server_ip: str, seconds: int,
+                affinity: str | None = None) -> float:
+    """Return the TCP throughput (Gbit/s, as received) from CLIENT_NS to SERVER_IP.
+
+    AFFINITY ("C,S", iperf3 -A) pins the client to CPU C and the server to CPU S.
+    """
+    pin = ["-A", affinity] if affinity else []
     with iperf_server(server_ns, server_ip):
         r = sh("nsenter", f"--net={client_ns}", "iperf3", "-c", server_ip, "-p",
-               str(IPERF_PORT), "-t", str(seconds), "-P", "1", "-J", timeout=seconds + 30)
+               str(IPERF_PORT), "-t", str(seconds), "-P", "1", "-J", *pin,
+               timeout=seconds + 30)
     res = json.loads(r.stdout)
     return float(res["end"]["sum_received"]["bits_per_second"]) / 1e9
 

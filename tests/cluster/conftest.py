@@ -68,6 +68,9 @@ class Cluster:
                      if ln.split()]
             if names:
                 quietly(d.cli, "service", "rm", *names)
+        for d in self.daemons:  # no stop grace period to sit out: the services are gone
+            for c in (quietly(d.api, "GET", "/containers/json") or (0, []))[1] or []:
+                quietly(d.api, "POST", f"/containers/{c['Id']}/kill")
         deadline = time.time() + 30  # let the agents shut the tasks down before leaving
         while time.time() < deadline and any((quietly(d.api, "GET", "/containers/json")
                                               or (0, []))[1] for d in self.daemons):

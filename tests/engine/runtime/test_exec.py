@@ -86,6 +86,8 @@ async def test_exec_dies_with_its_container(harness):
     assert (await harness.rt.wait("long")).exit_code == 137
     with pytest.raises(NotRunning):
         await harness.rt.exec_create(spec.id, "late", Process(args=["true"], env=ENV))
+    # The exec's exit can be recorded before the container's own: wait for that too.
+    assert (await harness.rt.wait(spec.id)).exit_code == 137
     await harness.rt.delete(spec.id)
     assert harness.rt.list_execs(spec.id) == [] and list(harness.rt.root.iterdir()) == []
 

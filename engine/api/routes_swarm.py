@@ -195,7 +195,8 @@ async def update_service(request: web.Request) -> web.Response:
     if rollback == "previous" and not body:
         spec = svc.spec
     else:
-        spec = convert.service_spec_from_json(body)
+        spec = convert.keep_current_where_only_defaults_differ(
+            convert.service_spec_from_json(body), svc.spec)
     warnings = await images.prepare_service_spec(
         spec, engine=request.app[ENGINE_KEY], header=request.headers.get("X-Registry-Auth"),
         query=request.query, current=svc)

@@ -24,6 +24,7 @@ from shoal.manager.dockerapi.nodes import (
     node_to_json,
 )
 from shoal.manager.dockerapi.services import (
+    keep_current_where_only_defaults_differ,
     service_from_json,
     service_spec_from_json,
     service_spec_to_json,
@@ -51,6 +52,7 @@ __all__ = [
     "container_spec_to_json",
     "init_request_from_json",
     "join_request_from_json",
+    "keep_current_where_only_defaults_differ",
     "merge_cluster_spec",
     "network_from_swarm_json",
     "network_spec_from_create",

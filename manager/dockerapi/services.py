@@ -180,6 +180,29 @@ def with_defaults(spec: specs_pb2.ServiceSpec) -> specs_pb2.ServiceSpec:
     return s
 
 
+def keep_current_where_only_defaults_differ(
+        new: specs_pb2.ServiceSpec, current: specs_pb2.ServiceSpec) -> specs_pb2.ServiceSpec:
+    """Return NEW with each of its task, update and rollback parts that equals CURRENT's
+    once the defaults are filled in (with_defaults) replaced by CURRENT's.
+
+    A client that read the service with insertDefaults=true sends the defaults
+    back (docker-py's Service.scale and update do): stored as sent, the task
+    part would differ from the running tasks' spec and a scale would replace
+    every task. Only parts that mean the same are replaced.
+    """
+    out = specs_pb2.ServiceSpec()
+    out.CopyFrom(new)
+    filled_new, filled_current = with_defaults(new), with_defaults(current)
+    for field in ("task", "update", "rollback"):
+        if getattr(filled_new, field) != getattr(filled_current, field):
+            continue
+        if current.HasField(field):
+            getattr(out, field).CopyFrom(getattr(current, field))
+        else:
+            out.ClearField(field)
+    return out
+
+
 def service_to_json(svc: objects_pb2.Service, insert_defaults: bool = False) -> dict[str, Any]:
     """Return Docker's Service for SVC."""
     spec = with_defaults(svc.spec) if insert_defaults else svc.spec

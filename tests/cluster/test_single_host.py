@@ -114,9 +114,11 @@ def test_docker_sdk_drives_the_cluster(cluster):
                                  mode=docker.types.ServiceMode("replicated", replicas=2))
     assert [s.name for s in client.services.list()] == ["sdk-svc"]
     _wait(lambda: _running(d, "sdk-svc") == 2)
-    svc.scale(3)
+    first = {t["ID"] for t in svc.tasks(filters={"desired-state": "running"})}
+    svc.scale(3)  # sends the spec back as read with insertDefaults=true
     _wait(lambda: _running(d, "sdk-svc") == 3)
-    assert len(svc.tasks(filters={"desired-state": "running"})) == 3
+    now = {t["ID"] for t in svc.tasks(filters={"desired-state": "running"})}
+    assert len(now) == 3 and first < now  # a scale adds a task and replaces none
     svc.remove()
     assert client.services.list() == []
     assert client.nodes.list()[0].attrs["Status"]["State"] == "ready"

@@ -254,6 +254,27 @@ def test_insert_defaults_are_swarmkits():
     assert convert.service_spec_to_json(convert.service_spec_from_json(doc)) == doc
 
 
+def test_a_spec_sent_back_with_inserted_defaults_keeps_the_stored_parts():
+    current = convert.service_spec_from_json(
+        {"Name": "web", "TaskTemplate": {"ContainerSpec": {"Image": "x", "Args": ["sleep", "9"]}},
+         "Mode": {"Replicated": {"Replicas": 2}}})
+    svc = objects_pb2.Service(id="s", spec=current)
+    doc = convert.service_to_json(svc, insert_defaults=True)["Spec"]
+    doc["Mode"] = {"Replicated": {"Replicas": 3}}  # docker-py's Service.scale(3)
+    got = convert.keep_current_where_only_defaults_differ(
+        convert.service_spec_from_json(doc), current)
+    assert got.task == current.task  # the tasks' spec is unchanged: a scale replaces none
+    assert not got.HasField("update") and not got.HasField("rollback")
+    assert got.replicated.replicas == 3
+    # a real change is kept, whatever else was sent back
+    doc["TaskTemplate"]["ContainerSpec"]["StopGracePeriod"] = 2 * SEC
+    doc["UpdateConfig"]["Parallelism"] = 4
+    got = convert.keep_current_where_only_defaults_differ(
+        convert.service_spec_from_json(doc), current)
+    assert got.task.container.stop_grace_period.seconds == 2
+    assert got.update.parallelism == 4 and got.task != current.task
+
+
 def test_docker_sdk_types_convert():
     docker = pytest.importorskip("docker")
     t = docker.types

@@ -38,7 +38,8 @@ def test_init_create_scale_remove(cluster):
     nodes = d.cli("node", "ls").stdout
     assert "Leader" in nodes and "Ready" in nodes
     r = d.cli("service", "create", "--name", "sleepers", "--replicas", "3",
-              "-e", "K=V", "--label", "team=fish", "busybox", "sleep", "1000")
+              "-e", "K=V", "--label", "team=fish", "--stop-grace-period", "1s",
+              "busybox", "sleep", "1000")
     assert r.returncode == 0, r.stderr
     assert "overall progress" in r.stdout or "converged" in r.stdout
     assert _running(d, "sleepers") == 3

@@ -28,6 +28,7 @@ from shoal.manager.dockerapi.errors import NOT_PART_OF_SWARM, AlreadyInSwarm, No
 log = logging.getLogger(__name__)
 
 DEFAULT_PORT = 4242
+READY_TIMEOUT = 10.0  # init and join wait this long at most for the agent's session
 SYSTEM_ERR = 3  # the stream of Docker's multiplexed framing for the daemon's own errors
 
 
@@ -306,6 +307,21 @@ class Node:
                            managers, logs=EngineLogSource(self.engine, state.node_id))
         await self.agent.start()
 
+    async def _agent_session(self, timeout: float) -> None:
+        """Wait until the agent has a session with a manager (its node is READY then).
+
+        dockerd's swarm init and join return once the node is ready, so a
+        `node ls` right after shows it Ready; a slow session is logged, not fatal.
+        """
+        agent = self.agent
+        if agent is None:
+            return
+        try:
+            await asyncio.wait_for(agent.connected.wait(), timeout)
+        except TimeoutError:
+            log.warning("the agent has no session with a manager after %.0f s; going on",
+                        timeout)
+
     # ---- ClusterBackend ---------------------------------------------------------------
     async def init(self, req: dict[str, Any]) -> str:
         """Start a new cluster with this node as its first manager; return the node id."""
@@ -353,6 +369,7 @@ class Node:
                 creds.save(self.dir / "certs")
                 self.state, self.creds = state, creds
                 await self._run_role()
+                await self._agent_session(READY_TIMEOUT)
             except BaseException:
                 await self.stop()
                 self.state = self.creds = None
@@ -384,6 +401,7 @@ class Node:
                 creds.save(self.dir / "certs")
                 self.state, self.creds = state, creds
                 await self._run_role()
+                await self._agent_session(READY_TIMEOUT)
             except BaseException:
                 if self.etcd is not None:  # its member joined: take it out again
                     with contextlib.suppress(Exception):

@@ -20,18 +20,13 @@ from typing import Any
 
 import pytest
 
+from .test_single_host import _wait as wait
+
 pytestmark = pytest.mark.root
 
 
-def _wait(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.3) -> Any:
-    deadline = time.time() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.time() > deadline:
-            raise AssertionError(f"timed out; last value {value!r}")
-        time.sleep(interval)
+def _wait(check: Callable[[], Any], timeout: float = 60.0) -> Any:
+    return wait(check, timeout)
 
 
 def _tasks(d: Any, service: str) -> list[dict[str, Any]]:

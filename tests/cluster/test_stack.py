@@ -11,7 +11,6 @@ from __future__ import annotations
 import shutil
 import socket
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
@@ -19,19 +18,12 @@ import pytest
 
 from tests.daemon import links_named
 
+from .test_single_host import _wait
+
 pytestmark = pytest.mark.root
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "web-stack.yml"
 
 
-def _wait(check, timeout: float = 30.0, interval: float = 0.2):
-    deadline = time.time() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.time() > deadline:
-            raise AssertionError(f"timed out; last value {value!r}")
-        time.sleep(interval)
 
 
 def _free_port() -> int:

@@ -7,10 +7,7 @@ ingress overlay on both, a task container on each answering "<its address>
 
 from __future__ import annotations
 
-import contextlib
 import socket
-import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -19,6 +16,7 @@ from shoal.engine.network.bridge import mac_for
 from shoal.engine.network.errors import InvalidNetworkConfig
 from shoal.engine.network.netlink import Netlink
 from tests.engine.network.conftest import host_counts, make_service, root_netns_files, sh
+from tests.engine.network.tcpserve import serving
 from tests.engine.network.test_overlay import UNDERLAY, underlay  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.root
@@ -28,35 +26,6 @@ TASKS = ["10.233.0.5", "10.233.0.6"]  # a task on each host
 PORT = 18080
 
 
-@contextlib.contextmanager
-def serving(sandboxes: list[str], ips: list[str]) -> Iterator[None]:
-    """Answer every TCP connection on IP:80 in each sandbox with "IP CLIENT-IP"."""
-    socks = [nsutil.run_in(ns, lambda ip=ip: socket.create_server((ip, 80)))  # type: ignore
-             for ns, ip in zip(sandboxes, ips, strict=True)]
-    stop = threading.Event()
-
-    def serve(s: socket.socket, ip: str) -> None:
-        s.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, peer = s.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.sendall(f"{ip} {peer[0]}".encode())
-
-    threads = [threading.Thread(target=serve, args=(s, ip), daemon=True)
-               for s, ip in zip(socks, ips, strict=True)]
-    for t in threads:
-        t.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
-        for s in socks:
-            s.close()
 
 
 def fetch(ns: str, host: str) -> tuple[str, str]:
@@ -97,7 +66,7 @@ def test_published_port_answers_on_both_hosts_from_tasks_on_both(tmp_path, under
         assert link == "shvi4400" and lk is not None and lk.kind == "macvlan"
         assert lk.mac == mac_for(MESH[1])
 
-        with serving(sandboxes, TASKS):
+        with serving(sandboxes, TASKS, lambda ip, peer: f"{ip} {peer}"):
             # only host 1's task serves: host 2 sends its connections over the overlay,
             # masqueraded to its own ingress address (the reply comes back through it)
             for s in svcs:

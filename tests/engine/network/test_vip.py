@@ -7,16 +7,14 @@ in their own namespace (vip.py). The svc fixture checks that nothing is left.
 
 from __future__ import annotations
 
-import contextlib
 import socket
-import threading
-from collections.abc import Iterator
 
 import pytest
 
 from shoal.engine.network import nsutil, vip
 from shoal.engine.network.errors import InvalidNetworkConfig
 from tests.engine.network.conftest import sh
+from tests.engine.network.tcpserve import serving
 from tests.engine.network.test_bridge import dns_query
 
 pytestmark = pytest.mark.root
@@ -35,35 +33,6 @@ def test_render_is_one_transaction_with_even_odds() -> None:
     assert f"ip daddr {VIP} dnat to 10.232.0.5\n" in vip.render({VIP: ["10.232.0.5"]})
 
 
-@contextlib.contextmanager
-def servers(sandboxes: list[str], ips: list[str]) -> Iterator[None]:
-    """Serve, in each sandbox, its own address as the answer to every TCP connection on 80."""
-    socks = [nsutil.run_in(ns, lambda ip=ip: socket.create_server((ip, 80)))  # type: ignore
-             for ns, ip in zip(sandboxes, ips, strict=True)]
-    stop = threading.Event()
-
-    def serve(s: socket.socket, ip: str) -> None:
-        s.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = s.accept()
-            except TimeoutError:
-                continue
-            with conn:
-                conn.sendall(ip.encode())
-
-    threads = [threading.Thread(target=serve, args=(s, ip), daemon=True)
-               for s, ip in zip(socks, ips, strict=True)]
-    for t in threads:
-        t.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        for t in threads:
-            t.join()
-        for s in socks:
-            s.close()
 
 
 def ask(ns: str, ip: str = VIP) -> str:
@@ -107,7 +76,7 @@ def test_vip_spreads_over_three_backends_and_follows_the_records(svc) -> None:
     assert dns_query(client, "web.2") == (0, [BACKENDS[1]])  # containers keep their names
     assert svc.sandbox_vips(CLIENT) == {VIP: BACKENDS}
 
-    with servers(backends, BACKENDS):
+    with serving(backends, BACKENDS, lambda ip, _peer: ip):
         # each new connection goes to one of the three, all of them used
         seen = {ask(client) for _ in range(40)}
         assert seen == set(BACKENDS)
